@@ -1,0 +1,30 @@
+"""The server side of Stripe Issuing Elements.
+
+Authorize the user for the card, trade the browser's nonce for an ephemeral
+key, and hand back only the secret: :class:`EphemeralKeyIssuer` does all
+three for any web framework.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._records import Grant, HttpResponse, IssuedKey, KeyRequest
+from .exceptions import IssuingElementsError
+
+__all__ = [
+    "Grant",
+    "HttpResponse",
+    "IssuedKey",
+    "IssuingElementsError",
+    "KeyRequest",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version  # noqa: PLC0415 - only when asked
+
+        return version("issuing-elements")
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -1,0 +1,176 @@
+"""The library's errors: one root, one subclass per outcome.
+
+Every error carries the HTTP ``status`` and the stable ``code`` that the
+endpoint answers with, so callers of :meth:`EphemeralKeyIssuer.issue` and
+the sans-I/O :meth:`EphemeralKeyIssuer.handle` agree on every outcome.
+``str(error)`` is meant for the operator's log; ``public_message`` is the
+only text that may reach a browser. Neither ever holds a secret.
+
+::
+
+    IssuingElementsError
+    ├── InvalidRequestError          400 invalid_request
+    ├── InvalidNonceError            400 invalid_nonce
+    ├── UnauthenticatedError         401 unauthenticated
+    ├── CardNotFoundError            404 card_not_found
+    ├── BodyTooLargeError            413 body_too_large
+    ├── UnsupportedMediaTypeError    415 unsupported_media_type
+    ├── RateLimitedError             429 rate_limited
+    ├── ServerMisconfiguredError     500 server_misconfigured
+    │   └── ConfigurationError       (raised while configuring, never at request time)
+    └── StripeUnavailableError       503 stripe_unavailable
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "BodyTooLargeError",
+    "CardNotFoundError",
+    "ConfigurationError",
+    "InvalidNonceError",
+    "InvalidRequestError",
+    "IssuingElementsError",
+    "RateLimitedError",
+    "ServerMisconfiguredError",
+    "StripeUnavailableError",
+    "UnauthenticatedError",
+    "UnsupportedMediaTypeError",
+]
+
+
+class IssuingElementsError(Exception):
+    """Root of every error this library raises.
+
+    Attributes:
+        status: The HTTP status the endpoint answers with.
+        code: The stable, documented error code of the wire contract.
+        public_message: Text that is safe to show to the browser.
+        stripe_request_id: Stripe's ``Request-Id`` when Stripe answered.
+        stripe_code: Stripe's own error code, for the operator, if any.
+    """
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "server_misconfigured"
+    public_message: ClassVar[str] = "The server cannot issue keys right now."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        stripe_request_id: str | None = None,
+        stripe_code: str | None = None,
+    ) -> None:
+        super().__init__(message or self.public_message)
+        self.stripe_request_id = stripe_request_id
+        self.stripe_code = stripe_code
+
+
+class InvalidRequestError(IssuingElementsError, ValueError):
+    """The request body is malformed, or a field is missing, unknown or ill-formed.
+
+    Attributes:
+        field: The offending field's name, when there is one.
+    """
+
+    status = 400
+    code = "invalid_request"
+    public_message = "The request is malformed."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidNonceError(IssuingElementsError):
+    """Stripe rejected the nonce: used already, expired, or made for another card."""
+
+    status = 400
+    code = "invalid_nonce"
+    public_message = "The nonce is invalid or has been used. Create a new one."
+
+
+class UnauthenticatedError(IssuingElementsError):
+    """No user: the application could not authenticate the request."""
+
+    status = 401
+    code = "unauthenticated"
+    public_message = "Sign in to view card details."
+
+
+class CardNotFoundError(IssuingElementsError):
+    """The user may not see the card, or Stripe has no such card.
+
+    Both give the same answer, so that nobody can probe which cards exist.
+    """
+
+    status = 404
+    code = "card_not_found"
+    public_message = "No such card."
+
+
+class BodyTooLargeError(IssuingElementsError):
+    """The request body is larger than the endpoint accepts."""
+
+    status = 413
+    code = "body_too_large"
+    public_message = "The request body is too large."
+
+
+class UnsupportedMediaTypeError(IssuingElementsError):
+    """The request body is neither JSON nor form-encoded."""
+
+    status = 415
+    code = "unsupported_media_type"
+    public_message = (
+        "Send the request as application/json or application/x-www-form-urlencoded."
+    )
+
+
+class _RetryableError(IssuingElementsError):
+    """An outcome the browser may retry after ``retry_after`` seconds."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int = 1,
+        stripe_request_id: str | None = None,
+        stripe_code: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, stripe_request_id=stripe_request_id, stripe_code=stripe_code
+        )
+        self.retry_after = max(1, int(retry_after))
+
+
+class RateLimitedError(_RetryableError):
+    """The application refuses to serve this user more keys for now.
+
+    Raise it from an authorizer to answer 429 with ``Retry-After``; it is the
+    one exception an authorizer may raise on purpose.
+    """
+
+    code = "rate_limited"
+    status = 429
+    public_message = "Too many requests. Try again later."
+
+
+class ServerMisconfiguredError(IssuingElementsError):
+    """Stripe refused the server itself (bad API key, missing Connect feature).
+
+    Logged loudly for the operator; the browser gets a generic answer.
+    """
+
+
+class ConfigurationError(ServerMisconfiguredError, ValueError):
+    """A value given to the library while configuring it is invalid."""
+
+
+class StripeUnavailableError(_RetryableError):
+    """Stripe is down, timing out, or rate limiting this server."""
+
+    status = 503
+    code = "stripe_unavailable"
+    public_message = "Card details are unavailable right now. Try again shortly."
