@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._authorize import Authorizer, Verdict
+from ._issuer import EphemeralKeyIssuer
 from ._records import Grant, HttpResponse, IssuedKey, KeyRequest
 from .exceptions import IssuingElementsError
 
 __all__ = [
+    "Authorizer",
+    "EphemeralKeyIssuer",
     "Grant",
     "HttpResponse",
     "IssuedKey",
     "IssuingElementsError",
     "KeyRequest",
+    "Verdict",
 ]
 
 

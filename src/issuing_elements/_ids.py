@@ -40,5 +40,8 @@ def api_version_problem(value: object) -> str | None:
     if match is None:
         return f"{value!r} is not a Stripe API version (YYYY-MM-DD or YYYY-MM-DD.name)"
     if match.group(0)[:10] < MINIMUM_API_VERSION:
-        return f"{value!r} is older than {MINIMUM_API_VERSION}, the first that Issuing Elements work with"
+        return (
+            f"{value!r} is older than {MINIMUM_API_VERSION}, "
+            "the first version Issuing Elements work with"
+        )
     return None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
 from ._ids import is_account_id
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 @attrs.frozen
@@ -21,9 +24,12 @@ class KeyRequest:
     nonce: str
 
 
-def _check_account(_instance: object, _attribute: object, value: object) -> None:
+def _check_account(_instance: object, _attribute: object, value: str | None) -> None:
     if value is not None and not is_account_id(value):
-        msg = f"stripe_account must be None or a connected account id (acct_...), not {value!r}"
+        msg = (
+            "stripe_account must be None or a connected account id "
+            f"(acct_...), not {value!r}"
+        )
         raise ValueError(msg)
 
 

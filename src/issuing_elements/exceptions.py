@@ -46,14 +46,15 @@ class IssuingElementsError(Exception):
     Attributes:
         status: The HTTP status the endpoint answers with.
         code: The stable, documented error code of the wire contract.
-        public_message: Text that is safe to show to the browser.
+        public_message: Text that is safe to show to the browser: the
+            class's default, or a message the library itself wrote.
         stripe_request_id: Stripe's ``Request-Id`` when Stripe answered.
         stripe_code: Stripe's own error code, for the operator, if any.
     """
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "server_misconfigured"
-    public_message: ClassVar[str] = "The server cannot issue keys right now."
+    default_message: ClassVar[str] = "The server cannot issue keys right now."
 
     def __init__(
         self,
@@ -62,7 +63,8 @@ class IssuingElementsError(Exception):
         stripe_request_id: str | None = None,
         stripe_code: str | None = None,
     ) -> None:
-        super().__init__(message or self.public_message)
+        super().__init__(message or self.default_message)
+        self.public_message: str = self.default_message
         self.stripe_request_id = stripe_request_id
         self.stripe_code = stripe_code
 
@@ -76,10 +78,12 @@ class InvalidRequestError(IssuingElementsError, ValueError):
 
     status = 400
     code = "invalid_request"
-    public_message = "The request is malformed."
+    default_message = "The request is malformed."
 
     def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         super().__init__(message)
+        # The library writes these messages itself, naming fields, never values.
+        self.public_message = str(self)
         self.field = field
 
 
@@ -88,7 +92,7 @@ class InvalidNonceError(IssuingElementsError):
 
     status = 400
     code = "invalid_nonce"
-    public_message = "The nonce is invalid or has been used. Create a new one."
+    default_message = "The nonce is invalid or has been used. Create a new one."
 
 
 class UnauthenticatedError(IssuingElementsError):
@@ -96,7 +100,7 @@ class UnauthenticatedError(IssuingElementsError):
 
     status = 401
     code = "unauthenticated"
-    public_message = "Sign in to view card details."
+    default_message = "Sign in to view card details."
 
 
 class CardNotFoundError(IssuingElementsError):
@@ -107,7 +111,7 @@ class CardNotFoundError(IssuingElementsError):
 
     status = 404
     code = "card_not_found"
-    public_message = "No such card."
+    default_message = "No such card."
 
 
 class BodyTooLargeError(IssuingElementsError):
@@ -115,7 +119,7 @@ class BodyTooLargeError(IssuingElementsError):
 
     status = 413
     code = "body_too_large"
-    public_message = "The request body is too large."
+    default_message = "The request body is too large."
 
 
 class UnsupportedMediaTypeError(IssuingElementsError):
@@ -123,7 +127,7 @@ class UnsupportedMediaTypeError(IssuingElementsError):
 
     status = 415
     code = "unsupported_media_type"
-    public_message = (
+    default_message = (
         "Send the request as application/json or application/x-www-form-urlencoded."
     )
 
@@ -154,7 +158,7 @@ class RateLimitedError(_RetryableError):
 
     code = "rate_limited"
     status = 429
-    public_message = "Too many requests. Try again later."
+    default_message = "Too many requests. Try again later."
 
 
 class ServerMisconfiguredError(IssuingElementsError):
@@ -173,4 +177,4 @@ class StripeUnavailableError(_RetryableError):
 
     status = 503
     code = "stripe_unavailable"
-    public_message = "Card details are unavailable right now. Try again shortly."
+    default_message = "Card details are unavailable right now. Try again shortly."

@@ -1,0 +1,133 @@
+"""Request in: turn the browser's body into a checked :class:`KeyRequest`.
+
+The wire contract accepts JSON or form-encoded bodies holding exactly
+``card_id`` and ``nonce``. Everything else is refused with an error that
+names the field and never echoes a value.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NoReturn
+from urllib.parse import parse_qsl
+
+from ._ids import is_card_id, is_nonce
+from ._records import KeyRequest
+from .exceptions import (
+    BodyTooLargeError,
+    InvalidRequestError,
+    UnsupportedMediaTypeError,
+)
+
+FIELDS = ("card_id", "nonce")
+_JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
+# Field names are echoed in errors; a hostile one is cut short.
+_NAME_ECHO_LIMIT = 40
+
+
+def check_ids(card_id: object, nonce: object) -> KeyRequest:
+    """Check the two fields' shapes; the first error names its field."""
+    if not is_card_id(card_id):
+        raise InvalidRequestError(
+            "card_id must be an Issuing card id (ic_...).", field="card_id"
+        )
+    if not is_nonce(nonce):
+        raise InvalidRequestError(
+            "nonce must be an ephemeral key nonce (ephkn_...) from "
+            "stripe.createEphemeralKeyNonce().",
+            field="nonce",
+        )
+    return KeyRequest(card_id=card_id, nonce=nonce)  # type: ignore[arg-type]  # checked above
+
+
+def parse_key_request(
+    body: bytes, content_type: str | None, *, max_body_bytes: int
+) -> KeyRequest:
+    """Parse and check the endpoint's request body."""
+    if len(body) > max_body_bytes:
+        raise BodyTooLargeError(
+            f"The body has {len(body)} bytes; the limit is {max_body_bytes}."
+        )
+    media_type, charset = _media_type(content_type)
+    if charset not in (None, "utf-8", "utf8"):
+        raise UnsupportedMediaTypeError(f"Unsupported charset {charset!r}.")
+    if media_type == _JSON:
+        pairs = _json_pairs(body)
+    elif media_type == _FORM:
+        pairs = _form_pairs(body)
+    else:
+        raise UnsupportedMediaTypeError(f"Unsupported media type {media_type!r}.")
+    fields = _exact_fields(pairs)
+    return check_ids(fields["card_id"], fields["nonce"])
+
+
+def _media_type(content_type: str | None) -> tuple[str | None, str | None]:
+    if not content_type:
+        return None, None
+    media_type, *params = (part.strip() for part in content_type.split(";"))
+    charset = None
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return media_type.lower(), charset
+
+
+def _malformed(why: str) -> NoReturn:
+    raise InvalidRequestError(f"The body is malformed: {why}.")
+
+
+def _json_pairs(body: bytes) -> list[tuple[str, object]]:
+    try:
+        text = body.decode("utf-8")
+        document = json.loads(text, object_pairs_hook=_Pairs)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        _malformed("not valid UTF-8 JSON")
+    if not isinstance(document, _Pairs):
+        _malformed("a JSON object is expected")
+    return list(document)
+
+
+class _Pairs(list[tuple[str, object]]):
+    """A JSON object as its list of pairs, so duplicate names stay visible."""
+
+
+def _form_pairs(body: bytes) -> list[tuple[str, object]]:
+    try:
+        text = body.decode("ascii")
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            strict_parsing=bool(text),
+            errors="strict",
+            max_num_fields=len(FIELDS) + 8,
+        )
+    except (UnicodeDecodeError, ValueError):
+        _malformed("not valid form encoding")
+    return list(pairs)
+
+
+def _echo(name: str) -> str:
+    return repr(
+        name if len(name) <= _NAME_ECHO_LIMIT else name[:_NAME_ECHO_LIMIT] + "..."
+    )
+
+
+def _exact_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    names = [name for name, _ in pairs]
+    unknown = [name for name in dict.fromkeys(names) if name not in FIELDS]
+    if unknown:
+        listed = ", ".join(_echo(name) for name in unknown)
+        raise InvalidRequestError(
+            f"Unknown field(s): {listed}. Send only card_id and nonce; the "
+            "server chooses the Stripe account and API version.",
+            field=unknown[0][:_NAME_ECHO_LIMIT],
+        )
+    for name in FIELDS:
+        count = names.count(name)
+        if count == 0:
+            raise InvalidRequestError(f"Missing field {name!r}.", field=name)
+        if count > 1:
+            raise InvalidRequestError(f"Field {name!r} is given twice.", field=name)
+    return dict(pairs)

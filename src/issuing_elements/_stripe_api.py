@@ -1,0 +1,227 @@
+"""Stripe: what the issuer asks of the API, and what Stripe's answers mean.
+
+Pure functions around the two I/O calls the issuer makes through
+stripe-python, so that the sync and async paths share every decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import stripe
+
+from ._ids import api_version_problem
+from ._records import Grant, IssuedKey, KeyRequest
+from ._redact import redact
+from .exceptions import (
+    CardNotFoundError,
+    ConfigurationError,
+    InvalidNonceError,
+    InvalidRequestError,
+    IssuingElementsError,
+    ServerMisconfiguredError,
+    StripeUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from stripe import RequestOptions
+
+logger = logging.getLogger("issuing_elements")
+
+DEFAULT_RETRY_AFTER = 2
+
+# What the issuer was doing when Stripe refused, for the log and the mapping.
+CREATE = "create an ephemeral key"
+REVOKE = "revoke an ephemeral key"
+
+
+def client_api_version(client: stripe.StripeClient) -> str | None:
+    """The API version *client* is pinned to, if it can be read."""
+    options = getattr(getattr(client, "_requestor", None), "_options", None)
+    version = getattr(options, "stripe_version", None)
+    return version if isinstance(version, str) else None
+
+
+def client_api_key(client: stripe.StripeClient) -> str | None:
+    options = getattr(getattr(client, "_requestor", None), "_options", None)
+    key = getattr(options, "api_key", None)
+    return key if isinstance(key, str) else None
+
+
+def resolve_api_version(client: stripe.StripeClient, configured: str | None) -> str:
+    """The version to send: the configured one, else the client's pin; checked."""
+    version = configured if configured is not None else client_api_version(client)
+    if version is None:
+        raise ConfigurationError(
+            "Cannot read the Stripe client's API version: pass api_version=."
+        )
+    problem = api_version_problem(version)
+    if problem is not None:
+        raise ConfigurationError(f"api_version {problem}.")
+    return version
+
+
+def check_client(client: object) -> None:
+    if not isinstance(client, stripe.StripeClient):
+        raise ConfigurationError(
+            f"stripe_client must be a stripe.StripeClient, not {type(client).__name__}."
+        )
+    key = client_api_key(client) or ""
+    if key.startswith("pk_"):
+        raise ConfigurationError(
+            "The Stripe client holds a publishable key; ephemeral keys need a "
+            "secret (sk_) or restricted (rk_) key."
+        )
+
+
+def check_console_logging() -> None:
+    """Refuse to work while stripe-python prints bodies (secrets too) to stderr."""
+    level = getattr(stripe, "log", None) or os.environ.get("STRIPE_LOG")
+    if level == "debug":
+        logger.error(
+            "stripe-python's console logging is at debug (stripe.log or "
+            "STRIPE_LOG): it would print key secrets to stderr. Refusing to "
+            "issue keys; use the 'stripe' logger instead, which this library "
+            "redacts."
+        )
+        raise ServerMisconfiguredError("stripe-python console debug logging is on.")
+
+
+def request_options(
+    api_version: str,
+    stripe_account: str | None,
+    max_network_retries: int,
+    *,
+    idempotent: bool,
+) -> RequestOptions:
+    options: RequestOptions = {
+        "stripe_version": api_version,
+        "max_network_retries": max_network_retries,
+    }
+    if stripe_account is not None:
+        options["stripe_account"] = stripe_account
+    if idempotent:
+        options["idempotency_key"] = f"issuing-elements-{uuid.uuid4()}"
+    return options
+
+
+def create_params(request: KeyRequest) -> dict[str, str]:
+    return {"issuing_card": request.card_id, "nonce": request.nonce}
+
+
+def issued_key(response: Any, request: KeyRequest, grant: Grant) -> IssuedKey:
+    """Read Stripe's ``ephemeral_key`` object; refuse one that is not whole."""
+    key_id = _field(response, "id")
+    secret = _field(response, "secret")
+    expires = _field(response, "expires")
+    livemode = _field(response, "livemode")
+    if not (
+        isinstance(key_id, str)
+        and isinstance(secret, str)
+        and secret.startswith("ek_")
+        and isinstance(expires, int)
+        and not isinstance(expires, bool)
+        and isinstance(livemode, bool)
+    ):
+        logger.error(
+            "Stripe answered the ephemeral key request with an object this "
+            "library does not recognize (card %s).",
+            request.card_id,
+        )
+        raise ServerMisconfiguredError("Unexpected ephemeral key object from Stripe.")
+    return IssuedKey(
+        id=key_id,
+        secret=secret,
+        expires=expires,
+        livemode=livemode,
+        card_id=request.card_id,
+        nonce=request.nonce,
+        stripe_account=grant.stripe_account,
+    )
+
+
+def _field(response: Any, name: str) -> object:
+    try:
+        return response[name]
+    except (KeyError, TypeError, IndexError):
+        return None
+
+
+def translate(error: stripe.StripeError, *, action: str) -> IssuingElementsError:
+    """Map a stripe-python error to the library's outcome, and log it for the operator.
+
+    Stripe's own text goes to the operator's log (redacted), never to the
+    browser.
+    """
+    status = error.http_status
+    stripe_code = error.code
+    param = getattr(error, "param", None)
+    context = {
+        "stripe_request_id": error.request_id,
+        "stripe_code": stripe_code,
+    }
+    outcome: IssuingElementsError
+    if isinstance(error, (stripe.AuthenticationError, stripe.PermissionError)):
+        outcome = ServerMisconfiguredError(
+            "Stripe refused this server's API key.", **context
+        )
+    elif isinstance(error, stripe.RateLimitError) or (
+        isinstance(error, stripe.APIConnectionError) or status is None or status >= 500
+    ):
+        outcome = StripeUnavailableError(
+            "Stripe is unavailable.", retry_after=_retry_after(error), **context
+        )
+    elif isinstance(error, stripe.InvalidRequestError):
+        outcome = _invalid_request(error, param, action, context)
+    else:
+        outcome = ServerMisconfiguredError("Stripe refused the request.", **context)
+    log = (
+        logger.warning
+        if isinstance(outcome, (InvalidNonceError, CardNotFoundError))
+        else logger.error
+    )
+    log(
+        "Stripe refused to %s: %s (status %s, type %s, code %s, param %s, "
+        "request id %s): %s",
+        action,
+        outcome.code,
+        status,
+        type(error).__name__,
+        stripe_code,
+        param,
+        error.request_id,
+        redact(error.user_message or str(getattr(error, "_message", "")) or ""),
+    )
+    return outcome
+
+
+def _invalid_request(
+    error: stripe.InvalidRequestError,
+    param: object,
+    action: str,
+    context: dict[str, Any],
+) -> IssuingElementsError:
+    message = (error.user_message or "").lower()
+    if param == "nonce" or (param is None and "nonce" in message):
+        return InvalidNonceError("Stripe rejected the nonce.", **context)
+    if error.code == "resource_missing" or error.http_status == 404:
+        if action == REVOKE:
+            return InvalidRequestError(
+                "Stripe has no such ephemeral key for this account.", field="key_id"
+            )
+        return CardNotFoundError("Stripe has no such card for this account.", **context)
+    return ServerMisconfiguredError(
+        "Stripe refused the request as invalid; see the log.", **context
+    )
+
+
+def _retry_after(error: stripe.StripeError) -> int:
+    headers = error.headers or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return max(1, int(value)) if value is not None else DEFAULT_RETRY_AFTER
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
