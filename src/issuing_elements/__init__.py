@@ -10,19 +10,42 @@ from __future__ import annotations
 from typing import Any
 
 from ._authorize import Authorizer, Verdict
+from ._config import ClientConfig, client_config
+from ._elements import (
+    AddToWalletButton,
+    CardCopyButton,
+    CardCvcDisplay,
+    CardExpiryDisplay,
+    CardNumberDisplay,
+    CardPinDisplay,
+    ElementOptions,
+)
 from ._issuer import EphemeralKeyIssuer
 from ._records import Grant, HttpResponse, IssuedKey, KeyRequest
+from ._style import CSSProperties, Style, StyleVariant
 from .exceptions import IssuingElementsError
 
 __all__ = [
+    "AddToWalletButton",
     "Authorizer",
+    "CSSProperties",
+    "CardCopyButton",
+    "CardCvcDisplay",
+    "CardExpiryDisplay",
+    "CardNumberDisplay",
+    "CardPinDisplay",
+    "ClientConfig",
+    "ElementOptions",
     "EphemeralKeyIssuer",
     "Grant",
     "HttpResponse",
     "IssuedKey",
     "IssuingElementsError",
     "KeyRequest",
+    "Style",
+    "StyleVariant",
     "Verdict",
+    "client_config",
 ]
 
 
