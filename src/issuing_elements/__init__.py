@@ -7,8 +7,6 @@ three for any web framework.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._authorize import Authorizer, Verdict
 from ._config import ClientConfig, client_config
 from ._elements import (
@@ -49,7 +47,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> str:
     if name == "__version__":
         from importlib.metadata import version  # noqa: PLC0415 - only when asked
 

@@ -1,0 +1,123 @@
+"""Suite-wide checks shared by tests/ and examples/.
+
+* ``require_system``: a test that needs a system component (chromium, node,
+  redis-server) skips with a reason where it is missing, and fails instead
+  when ``ISSUING_ELEMENTS_REQUIRE_SYSTEM=1`` (CI sets it).
+* ``_no_secret_escapes``: every test runs with every logger at DEBUG
+  (stripe-python's own ``stripe`` logger included), and afterwards no log
+  record, no library error and no repr of a library value may hold a Stripe
+  secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import issuing_elements
+from issuing_elements import exceptions
+
+REQUIRE_SYSTEM = os.environ.get("ISSUING_ELEMENTS_REQUIRE_SYSTEM") == "1"
+
+# A secret is a prefix and at least a few characters of key material; the
+# library's own mask (``ek_test_[REDACTED]``) does not match.
+SECRET = re.compile(r"\b(?:sk|rk|ek)_(?:test|live)_[A-Za-z0-9]{4,}")
+
+
+@pytest.fixture
+def require_system() -> Callable[[str], str]:
+    """``require_system("chromium")`` returns the program's path, or skips."""
+
+    def find(program: str) -> str:
+        path = shutil.which(program)
+        if path is None:
+            reason = f"{program} is not installed"
+            if REQUIRE_SYSTEM:
+                pytest.fail(f"{reason}, and ISSUING_ELEMENTS_REQUIRE_SYSTEM=1")
+            pytest.skip(f"{reason} (install it, or see .ci/run)")
+        return path
+
+    return find
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(self.format(record))
+
+
+def secrets_in(texts: list[str]) -> list[str]:
+    """The secrets found in *texts*, for the suite-wide check and its own test."""
+    return [match.group(0) for text in texts for match in SECRET.finditer(text)]
+
+
+@pytest.fixture
+def find_secrets() -> Callable[[list[str]], list[str]]:
+    """The suite-wide check's detector, so that a test can test it."""
+    return secrets_in
+
+
+_WATCHED = (
+    issuing_elements.IssuedKey,
+    issuing_elements.HttpResponse,
+    issuing_elements.Grant,
+    issuing_elements.KeyRequest,
+    issuing_elements.EphemeralKeyIssuer,
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_escapes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    handler = _Records()
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    stripe_logger = logging.getLogger("stripe")
+    levels = root.level, stripe_logger.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    stripe_logger.setLevel(logging.DEBUG)
+
+    made: list[object] = []
+    original_error_init = exceptions.IssuingElementsError.__init__
+
+    def error_init(
+        self: exceptions.IssuingElementsError, *a: object, **k: object
+    ) -> None:
+        original_error_init(self, *a, **k)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(exceptions.IssuingElementsError, "__init__", error_init)
+    for cls in _WATCHED:
+        original = cls.__init__
+
+        def init(
+            self: object, *a: object, __o: Callable[..., None] = original, **k: object
+        ) -> None:
+            __o(self, *a, **k)
+            made.append(self)
+
+        monkeypatch.setattr(cls, "__init__", init)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        stripe_logger.setLevel(levels[1])
+    texts = list(handler.texts)
+    for value in made:
+        texts.append(repr(value))
+        texts.append(str(value))
+        if isinstance(value, exceptions.IssuingElementsError):
+            texts.append(value.public_message)
+    leaked = secrets_in(texts)
+    assert leaked == [], (
+        f"a secret escaped into a log record, an error or a repr: {leaked}"
+    )

@@ -1,0 +1,148 @@
+"""Every default fails closed: a bad configuration is refused at construction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import stripe
+
+from issuing_elements import EphemeralKeyIssuer, Grant, KeyRequest
+from issuing_elements.exceptions import (
+    ConfigurationError,
+    InvalidRequestError,
+    ServerMisconfiguredError,
+)
+from stripe_wire import ACCOUNT, CARD, NONCE
+
+
+def allow(_user: str, _request: KeyRequest) -> bool:
+    return True
+
+
+@pytest.mark.parametrize(
+    "api_version",
+    ["2020-03-02", "2024-06-20.acacia", "2026-10-28.endive"],
+)
+def test_accepted_api_versions(
+    stripe_client: stripe.StripeClient, api_version: str
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, allow, api_version=api_version)
+
+    assert api_version == issuer.api_version
+
+
+@pytest.mark.parametrize(
+    "api_version",
+    [
+        "2020-03-01",
+        "2019-12-03",
+        "latest",
+        "",
+        "2020-3-2",
+        "2024-06-20.",
+        " 2024-06-20",
+        20200302,
+    ],
+)
+def test_refused_api_versions(
+    stripe_client: stripe.StripeClient, api_version: Any
+) -> None:
+    with pytest.raises(ConfigurationError, match="api_version"):
+        EphemeralKeyIssuer(stripe_client, allow, api_version=api_version)
+
+
+def test_a_client_pinned_too_old_is_refused() -> None:
+    client = stripe.StripeClient("sk_test_fake_old", stripe_version="2019-02-19")
+
+    with pytest.raises(ConfigurationError, match="2020-03-02"):
+        EphemeralKeyIssuer(client, allow)
+
+
+def test_the_default_is_the_clients_pin() -> None:
+    client = stripe.StripeClient("sk_test_fake_pin", stripe_version="2023-10-16")
+
+    assert "2023-10-16" == EphemeralKeyIssuer(client, allow).api_version
+
+
+@pytest.mark.parametrize("authorizer", [None, "allow", 42])
+def test_no_authorizer_no_issuer(
+    stripe_client: stripe.StripeClient, authorizer: Any
+) -> None:
+    with pytest.raises(ConfigurationError, match="authorizer"):
+        EphemeralKeyIssuer(stripe_client, authorizer)
+
+
+@pytest.mark.parametrize("client", [None, "sk_test_fake_string", object()])
+def test_stripe_client_must_be_a_stripe_client(client: Any) -> None:
+    with pytest.raises(ConfigurationError, match=r"stripe\.StripeClient"):
+        EphemeralKeyIssuer(client, allow)
+
+
+def test_a_publishable_key_cannot_issue() -> None:
+    with pytest.raises(ConfigurationError, match="publishable") as raised:
+        EphemeralKeyIssuer(stripe.StripeClient("pk_test_fake_publishable"), allow)
+
+    assert "pk_test_fake_publishable" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("max_network_retries", -1),
+        ("max_network_retries", 6),
+        ("max_body_bytes", 10),
+    ],
+)
+def test_limits_are_checked(
+    stripe_client: stripe.StripeClient, option: str, value: int
+) -> None:
+    options: dict[str, Any] = {option: value}
+
+    with pytest.raises(ConfigurationError, match=option):
+        EphemeralKeyIssuer(stripe_client, allow, **options)
+
+
+def test_repr_names_the_version_and_authorizer_only(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, allow, api_version="2020-03-02")
+
+    assert "EphemeralKeyIssuer(api_version='2020-03-02', authorizer=allow)" == repr(
+        issuer
+    )
+
+
+@pytest.mark.parametrize("account", ["acct_", "acct_1 X", "ic_1Fake", "", 7])
+def test_grant_checks_its_account(account: Any) -> None:
+    with pytest.raises(ValueError, match="stripe_account"):
+        Grant(stripe_account=account)
+
+
+def test_grant_keeps_a_good_account() -> None:
+    assert ACCOUNT == Grant(ACCOUNT).stripe_account
+
+
+@pytest.mark.parametrize(
+    ("key_id", "account", "field"),
+    [("ek_test_notanid", None, "key_id"), ("ephkey_1Fake", "acct", "stripe_account")],
+)
+def test_revoke_checks_its_arguments(
+    stripe_client: stripe.StripeClient, key_id: str, account: str | None, field: str
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, allow)
+
+    with pytest.raises(InvalidRequestError) as raised:
+        issuer.revoke(key_id, stripe_account=account)
+
+    assert field == raised.value.field
+
+
+def test_stripe_console_debug_logging_stops_issuing(
+    stripe_client: stripe.StripeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRIPE_LOG", "debug")
+    issuer = EphemeralKeyIssuer(stripe_client, allow)
+
+    with pytest.raises(ServerMisconfiguredError, match="console debug"):
+        issuer.issue("alice", card_id=CARD, nonce=NONCE)

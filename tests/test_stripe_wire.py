@@ -1,0 +1,244 @@
+"""What the issuer sends to Stripe, byte for byte, through the real stripe SDK."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qsl
+
+import pytest
+import stripe
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from issuing_elements import EphemeralKeyIssuer, Grant, IssuedKey
+from stripe_wire import (
+    ACCOUNT,
+    CARD,
+    EXPIRES,
+    KEY_ID,
+    KEY_SECRET,
+    NONCE,
+    key_object,
+    owner_of,
+)
+
+
+def only_request(httpserver: HTTPServer) -> Request:
+    assert len(httpserver.log) == 1
+    return httpserver.log[0][0]
+
+
+def test_create_sends_exactly_the_card_and_the_nonce(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request(
+        "/v1/ephemeral_keys", method="POST"
+    ).respond_with_json(key_object())
+
+    issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    request = only_request(httpserver)
+    assert ("POST", "/v1/ephemeral_keys") == (request.method, request.path)
+    assert "application/x-www-form-urlencoded" == request.mimetype
+    assert [("issuing_card", CARD), ("nonce", NONCE)] == parse_qsl(
+        request.get_data(as_text=True), strict_parsing=True
+    )
+
+
+def test_create_pins_the_configured_api_version(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert "2020-03-02" == only_request(httpserver).headers["Stripe-Version"]
+
+
+def test_default_api_version_is_the_clients_pin(
+    httpserver: HTTPServer, stripe_http: stripe.HTTPXClient
+) -> None:
+    client = stripe.StripeClient(
+        "sk_test_fake_pinned",
+        base_addresses={"api": httpserver.url_for("").rstrip("/")},
+        http_client=stripe_http,
+        stripe_version="2024-06-20.acacia",
+    )
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    EphemeralKeyIssuer(client, owner_of({CARD: True})).issue(
+        "alice", card_id=CARD, nonce=NONCE
+    )
+
+    assert "2024-06-20.acacia" == only_request(httpserver).headers["Stripe-Version"]
+
+
+def test_no_stripe_account_header_without_a_grant_account(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert "Stripe-Account" not in only_request(httpserver).headers
+
+
+def test_grant_account_becomes_the_stripe_account_header(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, owner_of({CARD: Grant(ACCOUNT)}))
+    httpserver.expect_oneshot_request(
+        "/v1/ephemeral_keys", headers={"Stripe-Account": ACCOUNT}
+    ).respond_with_json(key_object())
+
+    key = issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert ACCOUNT == only_request(httpserver).headers["Stripe-Account"]
+    assert ACCOUNT == key.stripe_account
+
+
+def test_create_carries_an_idempotency_key(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert (
+        only_request(httpserver)
+        .headers["Idempotency-Key"]
+        .startswith("issuing-elements-")
+    )
+
+
+def test_create_authenticates_with_the_clients_key(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert (
+        "Bearer sk_test_fake_wire_checks"
+        == only_request(httpserver).headers["Authorization"]
+    )
+
+
+def test_a_5xx_is_retried_with_the_same_idempotency_key(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    issuer = EphemeralKeyIssuer(
+        stripe_client, owner_of({CARD: True}), max_network_retries=1
+    )
+    httpserver.expect_ordered_request("/v1/ephemeral_keys").respond_with_response(
+        Response('{"error": {"type": "api_error", "message": "boom"}}', status=500)
+    )
+    httpserver.expect_ordered_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    key = issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    first, second = (entry[0] for entry in httpserver.log)
+    assert KEY_ID == key.id
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+    assert first.get_data() == second.get_data()
+
+
+def test_retries_leave_the_callers_client_untouched(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, owner_of({CARD: True}))
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert stripe_client._requestor._options.max_network_retries is None
+
+
+def test_issued_key_is_read_from_stripes_answer(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    key = issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert (
+        IssuedKey(
+            id=KEY_ID,
+            secret=KEY_SECRET,
+            expires=EXPIRES,
+            livemode=False,
+            card_id=CARD,
+            nonce=NONCE,
+            stripe_account=None,
+        )
+        == key
+    )
+
+
+def test_aissue_sends_the_same_request(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    issuer = EphemeralKeyIssuer(
+        stripe_client, owner_of({CARD: Grant(ACCOUNT)}), api_version="2020-03-02"
+    )
+    httpserver.expect_oneshot_request(
+        "/v1/ephemeral_keys", method="POST"
+    ).respond_with_json(key_object())
+
+    key = asyncio.run(issuer.aissue("alice", card_id=CARD, nonce=NONCE))
+
+    request = only_request(httpserver)
+    assert KEY_SECRET == key.secret
+    assert [("issuing_card", CARD), ("nonce", NONCE)] == parse_qsl(
+        request.get_data(as_text=True)
+    )
+    assert ("2020-03-02", ACCOUNT) == (
+        request.headers["Stripe-Version"],
+        request.headers["Stripe-Account"],
+    )
+
+
+@pytest.mark.parametrize("account", [None, ACCOUNT])
+def test_revoke_deletes_the_key_under_its_account(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str], account: str | None
+) -> None:
+    httpserver.expect_oneshot_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_json(key_object(secret=None))
+
+    issuer.revoke(KEY_ID, stripe_account=account)
+
+    request = only_request(httpserver)
+    assert ("DELETE", "2020-03-02", account) == (
+        request.method,
+        request.headers["Stripe-Version"],
+        request.headers.get("Stripe-Account"),
+    )
+
+
+def test_arevoke_deletes_the_key(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_json(key_object(secret=None))
+
+    asyncio.run(issuer.arevoke(KEY_ID, stripe_account=ACCOUNT))
+
+    assert ACCOUNT == only_request(httpserver).headers["Stripe-Account"]
