@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import attrs
 
 from ._ids import api_version_problem, is_account_id
+from ._stripe_api import client_api_key
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -105,14 +106,10 @@ def _mode(key: str, prefixes: dict[str, Mode]) -> Mode | None:
 def _secret_key_mode(stripe_client: StripeClient) -> Mode | None:
     """Test or live, from the client's secret key, without keeping the key.
 
-    stripe-python has no public accessor for the key; ``None`` (unknown)
-    when its internals move, and a test pins that they have not.
+    ``None`` (unknown) when the key cannot be read; a test pins that it can.
     """
-    requestor = getattr(stripe_client, "_requestor", None)
-    key = getattr(requestor, "api_key", None)
-    if not isinstance(key, str):
-        return None
-    return _mode(key, _SECRET_PREFIXES)
+    key = client_api_key(stripe_client)
+    return None if key is None else _mode(key, _SECRET_PREFIXES)
 
 
 def _publishable_key_mode(publishable_key: object) -> Mode:

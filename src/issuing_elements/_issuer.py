@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from typing import TYPE_CHECKING, Generic
 
 import stripe
@@ -22,6 +23,7 @@ from ._authorize import (
     refuse_awaitable,
 )
 from ._ids import is_account_id, is_key_id
+from ._page import check_page_options, page_fields
 from ._request import check_ids, parse_key_request
 from ._response import error_response, key_response
 from .exceptions import (
@@ -33,6 +35,9 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from ._elements import ElementOptions
     from ._records import HttpResponse, IssuedKey, KeyRequest
 
 logger = logging.getLogger("issuing_elements")
@@ -57,6 +62,14 @@ class EphemeralKeyIssuer(Generic[UserT]):
         max_network_retries: Retries Stripe calls on network errors, 409
             and 5xx, reusing one idempotency key.
         max_body_bytes: Request bodies larger than this are refused (413).
+        refresh_margin: Opt in to ``refreshIn`` in the 200 body: the seconds
+            after which the page should fetch a new key, *refresh_margin*
+            (1 to 600) before the key expires, counted on the server's
+            clock so that the browser's clock does not matter.
+        elements: Opt in to the page bundle: ``elements(user, key)`` returns
+            the element builders for the page to mount, and the 200 body
+            carries them as ``"elements": [{"type", "options"}]``. If it
+            fails, the endpoint answers 500.
 
     Raises:
         ConfigurationError: On any invalid argument, at construction.
@@ -66,11 +79,13 @@ class EphemeralKeyIssuer(Generic[UserT]):
         "_api_version",
         "_authorizer",
         "_client",
+        "_elements",
         "_max_body_bytes",
         "_max_network_retries",
+        "_refresh_margin",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - each keyword is one documented endpoint option
         self,
         stripe_client: stripe.StripeClient,
         authorizer: Authorizer[UserT],
@@ -78,6 +93,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         api_version: str | None = None,
         max_network_retries: int = 2,
         max_body_bytes: int = 4096,
+        refresh_margin: int | None = None,
+        elements: Callable[[UserT, IssuedKey], Sequence[ElementOptions]] | None = None,
     ) -> None:
         _stripe_api.check_client(stripe_client)
         check_authorizer(authorizer)
@@ -90,6 +107,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
         self._api_version = _stripe_api.resolve_api_version(stripe_client, api_version)
         self._max_network_retries = max_network_retries
         self._max_body_bytes = max_body_bytes
+        check_page_options(elements, refresh_margin)
+        self._refresh_margin = refresh_margin
+        self._elements = elements
 
     def __repr__(self) -> str:
         return (
@@ -189,9 +209,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
         try:
             request = self._parse(user, body, content_type)
             key = self.issue(user, card_id=request.card_id, nonce=request.nonce)
+            extras = self._page_fields(user, key)
         except Exception as error:  # noqa: BLE001 - every outcome is a response
             return _error_response(error)
-        return key_response(key)
+        return key_response(key, extras)
 
     async def ahandle(
         self, user: UserT | None, *, body: bytes, content_type: str | None
@@ -200,9 +221,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
         try:
             request = self._parse(user, body, content_type)
             key = await self.aissue(user, card_id=request.card_id, nonce=request.nonce)
+            extras = self._page_fields(user, key)
         except Exception as error:  # noqa: BLE001 - every outcome is a response
             return _error_response(error)
-        return key_response(key)
+        return key_response(key, extras)
 
     # -- shared -----------------------------------------------------------
 
@@ -213,6 +235,15 @@ class EphemeralKeyIssuer(Generic[UserT]):
             raise UnauthenticatedError
         return parse_key_request(
             body, content_type, max_body_bytes=self._max_body_bytes
+        )
+
+    def _page_fields(self, user: UserT | None, key: IssuedKey) -> dict[str, object]:
+        return page_fields(
+            user,
+            key,
+            elements=self._elements,
+            refresh_margin=self._refresh_margin,
+            now=time.time(),
         )
 
     def _options(

@@ -27,17 +27,24 @@ def _json(
     return HttpResponse(status=status, headers={**_HEADERS, **(extra or {})}, body=body)
 
 
-def key_response(key: IssuedKey) -> HttpResponse:
-    """200: what Stripe.js needs, and nothing more (not the key's id, not livemode)."""
-    return _json(
-        200,
-        {
-            "ephemeralKeySecret": key.secret,
-            "issuingCard": key.card_id,
-            "nonce": key.nonce,
-            "expires": key.expires,
-        },
-    )
+def key_response(
+    key: IssuedKey, page_fields: Mapping[str, object] | None = None
+) -> HttpResponse:
+    """200: what Stripe.js needs, and nothing more (not the key's id, not livemode).
+
+    *page_fields* are the opt-in extras (``refreshIn``, ``elements``) that
+    follow the four base fields; they never replace one.
+    """
+    base: dict[str, object] = {
+        "ephemeralKeySecret": key.secret,
+        "issuingCard": key.card_id,
+        "nonce": key.nonce,
+        "expires": key.expires,
+    }
+    extras = {
+        name: value for name, value in (page_fields or {}).items() if name not in base
+    }
+    return _json(200, {**base, **extras})
 
 
 def error_response(error: IssuingElementsError) -> HttpResponse:
