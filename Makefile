@@ -23,7 +23,8 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src tests/typing
-	$(BIN)/pyright --verifytypes issuing_elements --ignoreexternal
+	# pyright --verifytypes looks for the package with the python on PATH.
+	PATH="$(abspath $(BIN)):$$PATH" pyright --verifytypes issuing_elements --ignoreexternal
 
 pytest: $(STAMP)
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)

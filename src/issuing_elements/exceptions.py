@@ -65,8 +65,8 @@ class IssuingElementsError(Exception):
     ) -> None:
         super().__init__(message or self.default_message)
         self.public_message: str = self.default_message
-        self.stripe_request_id = stripe_request_id
-        self.stripe_code = stripe_code
+        self.stripe_request_id: str | None = stripe_request_id
+        self.stripe_code: str | None = stripe_code
 
 
 class InvalidRequestError(IssuingElementsError, ValueError):
@@ -82,9 +82,9 @@ class InvalidRequestError(IssuingElementsError, ValueError):
 
     def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         super().__init__(message)
+        self.field: str | None = field
         # The library writes these messages itself, naming fields, never values.
-        self.public_message = str(self)
-        self.field = field
+        self.public_message: str = str(self)
 
 
 class InvalidNonceError(IssuingElementsError):
@@ -146,7 +146,7 @@ class _RetryableError(IssuingElementsError):
         super().__init__(
             message, stripe_request_id=stripe_request_id, stripe_code=stripe_code
         )
-        self.retry_after = max(1, int(retry_after))
+        self.retry_after: int = max(1, int(retry_after))
 
 
 class RateLimitedError(_RetryableError):
