@@ -20,7 +20,9 @@ from issuing_elements import (
     ClientConfig,
     CSSProperties,
     ElementOptions,
+    EphemeralKeyIssuer,
     IssuedKey,
+    KeyRequest,
     Style,
     StyleVariant,
     client_config,
@@ -94,3 +96,26 @@ def misspelt_element_options(key: IssuedKey) -> None:
     )
     client_config("pk_test_fake_issuing_elements", account="acct_x")  # type: ignore[call-arg]
     client_config("pk_test_fake_issuing_elements", "acct_x")  # type: ignore[call-arg]
+
+
+def _allow(user: str, request: KeyRequest) -> bool:
+    return True
+
+
+def _page(user: str, key: IssuedKey) -> list[ElementOptions]:
+    return [CardNumberDisplay.from_key(key), CardCopyButton(to_copy="cvc")]
+
+
+def _page_without_user(key: IssuedKey) -> list[ElementOptions]:
+    return [CardNumberDisplay.from_key(key)]
+
+
+def _page_of_dicts(user: str, key: IssuedKey) -> list[dict[str, object]]:
+    return [{"type": "issuingCardNumberDisplay", "options": {}}]
+
+
+def page_bundle_callbacks(client: stripe.StripeClient) -> None:
+    EphemeralKeyIssuer(client, _allow, refresh_margin=60, elements=_page)
+    EphemeralKeyIssuer(client, _allow, elements=_page_without_user)  # type: ignore[arg-type]
+    EphemeralKeyIssuer(client, _allow, elements=_page_of_dicts)  # type: ignore[arg-type]
+    EphemeralKeyIssuer(client, _allow, refresh_margin="60")  # type: ignore[arg-type]
