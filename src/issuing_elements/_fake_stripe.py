@@ -1,0 +1,769 @@
+"""The Stripe that FakeStripe pretends to be: its state and its rules, sans I/O.
+
+:class:`Simulation` takes a parsed request (:class:`Incoming`) and returns the
+answer (:class:`Reply`); the HTTP server in ``_fake_stripe_http`` only moves
+bytes. Everything here is guarded by one lock, so the server's threads and the
+test that drives it see one consistent state.
+
+Where Stripe's behaviour is documented (the OpenAPI excerpt, the error shape,
+the status codes, the ``Invalid API Key provided: sk_test_****abcd`` masking)
+the simulation follows it. Where it is not (the nonce endpoint that Stripe.js
+calls, the exact wording of most messages), the simulation picks something
+plausible and says so in ``docs/testing.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import string
+import threading
+import types
+from collections import deque
+from typing import TYPE_CHECKING, Literal
+
+import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+MINIMUM_API_VERSION = "2020-03-02"
+
+# The endpoints that take the secret key. Faults apply to them only: they are
+# the calls the library under test makes, and the browser-facing endpoints
+# must keep working while a test breaks the server-to-Stripe leg.
+EPHEMERAL_KEYS_PATH = "/v1/ephemeral_keys"
+NONCE_PATH = "/v1/ephemeral_key_nonces"
+CARD_PATH_PREFIX = "/v1/issuing/cards/"
+
+# Stripe's own ceiling for a string parameter (see the OpenAPI excerpt).
+_MAX_STRING = 5000
+_VERSION = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\.[a-z][a-z0-9_]*)?")
+_EXPAND = re.compile(r"expand(?:\[\d*\])?")
+_ALPHANUMERIC = string.ascii_letters + string.digits
+_KEY_PREFIX = re.compile(r"(?:sk|pk|rk|ek)_(?:test|live)_")
+
+CORS_HEADERS = types.MappingProxyType(
+    {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": (
+            "Authorization, Content-Type, Stripe-Account, Stripe-Version"
+        ),
+        "Access-Control-Max-Age": "600",
+    }
+)
+
+_NO_API_KEY = (
+    "You did not provide an API key. You need to provide your API key in the "
+    "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+    "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details."
+)
+
+
+def random_id(prefix: str, length: int = 24) -> str:
+    return prefix + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
+
+
+def mask_key(key: str) -> str:
+    """Mask *key* the way Stripe does in its messages: prefix and last four."""
+    match = _KEY_PREFIX.match(key)
+    prefix = match.group(0) if match else ""
+    rest = key[len(prefix) :]
+    # Too short to show a tail without showing most of the key.
+    tail = rest[-4:] if len(rest) > 8 else ""
+    return f"{prefix}****{tail}"
+
+
+def redact_authorization(value: str) -> str:
+    """``Bearer sk_test_abc`` -> ``Bearer sk_test_[redacted]``: the kind, no key."""
+    scheme, _, credential = value.partition(" ")
+    match = _KEY_PREFIX.match(credential.strip())
+    kind = match.group(0) if match else ""
+    return f"{scheme} {kind}[redacted]" if credential else "[redacted]"
+
+
+def _freeze(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return types.MappingProxyType(dict(mapping))
+
+
+@attrs.frozen
+class EphemeralKeyRecord:
+    """An ephemeral key that the fake issued, as it stands now.
+
+    ``secret`` is there so that a test can use the key (for example on
+    ``GET /v1/issuing/cards/{id}``); it never appears in ``repr()``.
+
+    Attributes:
+        id: ``ephkey_...``.
+        secret: ``ek_test_...``.
+        card_id: The card the key opens.
+        account: The connected account (``Stripe-Account``) it was issued
+            under, ``None`` for the platform.
+        nonce: The nonce that was traded for it.
+        stripe_version: The ``Stripe-Version`` it was created with.
+        created: Epoch seconds, on the fake's clock.
+        expires: Epoch seconds, on the fake's clock.
+        revoked_at: When ``DELETE /v1/ephemeral_keys/{id}`` revoked it, or
+            ``None``.
+    """
+
+    id: str
+    secret: str = attrs.field(repr=False)
+    card_id: str
+    account: str | None
+    nonce: str
+    stripe_version: str
+    created: int
+    expires: int
+    revoked_at: int | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+@attrs.frozen
+class RecordedRequest:
+    """One request the fake received, in arrival order.
+
+    Attributes:
+        method: ``GET``, ``POST``, ``DELETE`` or ``OPTIONS``.
+        path: The path without the query string.
+        headers: Header names in lower case. ``authorization`` keeps only
+            the kind of key (``Bearer sk_test_[redacted]``), never the key.
+        params: Form and query parameters (the last value wins).
+        request_id: The ``Request-Id`` the fake answered with
+            (stripe-python exposes it as ``error.request_id``).
+        status: The status answered, ``None`` when the connection was dropped.
+        fault: The injected fault that shaped the answer, if any:
+            ``"fail 503"``, ``"delay 0.5s"``, ``"drop"`` or
+            ``"drop after processing"``.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = attrs.field(converter=_freeze)
+    params: Mapping[str, str] = attrs.field(converter=_freeze)
+    request_id: str
+    status: int | None
+    fault: str | None = None
+
+
+@attrs.frozen
+class Incoming:
+    """A request as the server parsed it: lower-case header names, params in order."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    params: tuple[tuple[str, str], ...]
+    # Set when the server could not make sense of the body.
+    body_problem: str | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+@attrs.frozen
+class Reply:
+    """What to answer: the server turns it into bytes."""
+
+    status: int
+    body: Mapping[str, object] | None
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_freeze)
+    cors: bool = False
+
+
+@attrs.frozen
+class Fault:
+    kind: Literal["fail", "delay", "drop"]
+    status: int = 503
+    retry_after: int | None = None
+    stripe_should_retry: bool | None = None
+    code: str | None = None
+    message: str | None = None
+    seconds: float = 0.0
+    after_processing: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "fail":
+            return f"fail {self.status}"
+        if self.kind == "delay":
+            return f"delay {self.seconds:g}s"
+        return "drop after processing" if self.after_processing else "drop"
+
+
+def error_reply(  # noqa: PLR0913 - Stripe's error object has this many fields
+    status: int,
+    message: str,
+    *,
+    error_type: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+    cors: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> Reply:
+    """Stripe's error shape: ``{"error": {"type", "message", "code", "param"}}``.
+
+    ``code`` (with its ``doc_url``) and ``param`` only when they apply.
+    """
+    error: dict[str, object] = {"type": error_type, "message": message}
+    if code is not None:
+        error["code"] = code
+        error["doc_url"] = "https://stripe.com/docs/error-codes/" + code.replace(
+            "_", "-"
+        )
+    if param is not None:
+        error["param"] = param
+    return Reply(status, {"error": error}, headers or {}, cors)
+
+
+def _error_type_for(status: int) -> str:
+    # Stripe reports bad keys and missing permissions as invalid_request_error
+    # too; only server trouble is api_error and only declines are card_error.
+    if status >= 500:
+        return "api_error"
+    if status == 402:
+        return "card_error"
+    return "invalid_request_error"
+
+
+def _fault_reply(fault: Fault) -> Reply:
+    headers: dict[str, str] = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = str(fault.retry_after)
+    if fault.stripe_should_retry is not None:
+        headers["Stripe-Should-Retry"] = (
+            "true" if fault.stripe_should_retry else "false"
+        )
+    code = fault.code
+    if code is None and fault.status == 429:
+        code = "rate_limit"
+    message = fault.message or f"FakeStripe injected a {fault.status} answer."
+    return error_reply(
+        fault.status,
+        message,
+        error_type=_error_type_for(fault.status),
+        code=code,
+        headers=headers,
+    )
+
+
+@attrs.define
+class _Nonce:
+    card_id: str
+    account: str | None
+    used: bool = False
+
+
+@attrs.frozen
+class _Saved:
+    """A create answer kept for Idempotency-Key replays, as Stripe does."""
+
+    params: tuple[tuple[str, str], ...]
+    reply: Reply
+
+
+_PLATFORM = ""  # the owner of cards added without an account
+
+
+class Simulation:
+    """The fake's state and Stripe's rules for the ephemeral-key endpoints."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        publishable_key: str,
+        key_lifetime: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._api_key = api_key
+        self._publishable_key = publishable_key
+        self._key_lifetime = key_lifetime
+        self._clock = clock
+        self._offset = 0.0
+        self._lock = threading.Lock()
+        self._cards: dict[str, str] = {}  # card id -> account id or _PLATFORM
+        self._nonces: dict[str, _Nonce] = {}
+        self._keys: dict[str, EphemeralKeyRecord] = {}  # in order of issue
+        self._key_ids_by_secret: dict[str, str] = {}
+        self._revoked: list[str] = []
+        self._requests: list[RecordedRequest] = []
+        self._faults: deque[Fault] = deque()
+        self._saved: dict[tuple[str, str], _Saved] = {}
+
+    # -- set-up and inspection, called by the test through FakeStripe ------
+
+    def now(self) -> int:
+        with self._lock:
+            return self._now()
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+
+    def add_card(self, card_id: str, account: str | None) -> None:
+        with self._lock:
+            self._cards[card_id] = account or _PLATFORM
+
+    def create_nonce(self, card_id: str, account: str | None) -> str:
+        with self._lock:
+            if account is None:
+                account = self._cards.get(card_id) or None
+            return self._mint_nonce(card_id, account)
+
+    def add_fault(self, fault: Fault, times: int) -> None:
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return len(self._faults)
+
+    @property
+    def keys(self) -> tuple[EphemeralKeyRecord, ...]:
+        with self._lock:
+            return tuple(self._keys.values())
+
+    @property
+    def revoked_keys(self) -> tuple[EphemeralKeyRecord, ...]:
+        with self._lock:
+            return tuple(self._keys[key_id] for key_id in self._revoked)
+
+    @property
+    def requests(self) -> tuple[RecordedRequest, ...]:
+        with self._lock:
+            return tuple(self._requests)
+
+    def key(self, key_id: str) -> EphemeralKeyRecord:
+        with self._lock:
+            return self._keys[key_id]
+
+    # -- the server's side --------------------------------------------------
+
+    def take_fault(self, incoming: Incoming) -> Fault | None:
+        """The next injected fault, if *incoming* is a secret-key call."""
+        secret_key_call = incoming.method != "OPTIONS" and (
+            incoming.path == EPHEMERAL_KEYS_PATH
+            or incoming.path.startswith(EPHEMERAL_KEYS_PATH + "/")
+        )
+        with self._lock:
+            if secret_key_call and self._faults:
+                return self._faults.popleft()
+            return None
+
+    def respond(self, incoming: Incoming, fault: Fault | None) -> Reply | None:
+        """Answer *incoming* and record it; ``None`` means drop the connection.
+
+        A delay has already been served by the server. A failure or a plain
+        drop replaces the answer: Stripe never saw the request. A drop after
+        processing lets Stripe do the work and loses only the answer.
+        """
+        with self._lock:
+            reply: Reply | None
+            if fault is not None and fault.kind == "fail":
+                reply = _fault_reply(fault)
+            elif (
+                fault is not None
+                and fault.kind == "drop"
+                and not fault.after_processing
+            ):
+                reply = None
+            else:
+                reply = self._answer(incoming)
+                if fault is not None and fault.kind == "drop":
+                    reply = None
+            request_id = random_id("req_", 14)
+            self._record(incoming, request_id, reply, fault)
+            if reply is None:
+                return None
+            headers = {**reply.headers, "Request-Id": request_id}
+            version = incoming.header("stripe-version")
+            if version is not None and reply.status != 204:
+                headers["Stripe-Version"] = version
+            return attrs.evolve(reply, headers=headers)
+
+    def _record(
+        self,
+        incoming: Incoming,
+        request_id: str,
+        reply: Reply | None,
+        fault: Fault | None,
+    ) -> None:
+        headers = dict(incoming.headers)
+        if "authorization" in headers:
+            headers["authorization"] = redact_authorization(headers["authorization"])
+        self._requests.append(
+            RecordedRequest(
+                method=incoming.method,
+                path=incoming.path,
+                headers=headers,
+                params=dict(incoming.params),
+                request_id=request_id,
+                status=None if reply is None else reply.status,
+                fault=None if fault is None else fault.describe(),
+            )
+        )
+
+    def _now(self) -> int:
+        return int(self._clock() + self._offset)
+
+    def _mint_nonce(self, card_id: str, account: str | None) -> str:
+        nonce = random_id("ephkn_pub_")
+        self._nonces[nonce] = _Nonce(card_id=card_id, account=account)
+        return nonce
+
+    # -- routing ------------------------------------------------------------
+
+    def _answer(self, incoming: Incoming) -> Reply:  # noqa: PLR0911 - one return a route
+        method, path = incoming.method, incoming.path
+        browser_path = path == NONCE_PATH or (
+            path.startswith(CARD_PATH_PREFIX) and len(path) > len(CARD_PATH_PREFIX)
+        )
+        if method == "OPTIONS" and browser_path:
+            return Reply(204, None, {}, cors=True)
+        if incoming.body_problem is not None:
+            return error_reply(400, incoming.body_problem, cors=browser_path)
+        if method == "POST" and path == EPHEMERAL_KEYS_PATH:
+            return self._create_key(incoming)
+        if method == "DELETE" and path.startswith(EPHEMERAL_KEYS_PATH + "/"):
+            return self._revoke_key(
+                incoming, path.removeprefix(EPHEMERAL_KEYS_PATH + "/")
+            )
+        if method == "POST" and path == NONCE_PATH:
+            return self._create_nonce(incoming)
+        if method == "GET" and browser_path and path != NONCE_PATH:
+            return self._retrieve_card(incoming, path.removeprefix(CARD_PATH_PREFIX))
+        return error_reply(
+            404,
+            f"Unrecognized request URL ({method}: {path}). FakeStripe simulates "
+            "only the endpoints that Issuing Elements use.",
+            cors=browser_path,
+        )
+
+    # -- shared checks (each returns an error reply, or None when all is well)
+
+    def _check_secret_key(self, incoming: Incoming) -> Reply | None:
+        credential = _bearer(incoming)
+        if not credential:
+            return error_reply(401, _NO_API_KEY)
+        if credential == self._publishable_key:
+            return error_reply(
+                401,
+                "This API call cannot be made with a publishable API key. "
+                "Please use a secret API key.",
+            )
+        if credential != self._api_key:
+            return error_reply(401, f"Invalid API Key provided: {mask_key(credential)}")
+        return None
+
+    def _check_account(self, incoming: Incoming, *, cors: bool = False) -> Reply | None:
+        account = incoming.header("stripe-account")
+        if account is not None and not account.startswith("acct_"):
+            return error_reply(
+                403,
+                f"The provided key does not have access to account '{account}' "
+                "(or that account does not exist).",
+                cors=cors,
+            )
+        return None
+
+    def _check_params(
+        self, incoming: Incoming, allowed: frozenset[str], *, cors: bool = False
+    ) -> Reply | None:
+        for name, value in incoming.params:
+            if _EXPAND.fullmatch(name):
+                continue
+            if name in {"customer", "verification_session"} and name not in allowed:
+                return error_reply(
+                    400,
+                    f"FakeStripe simulates ephemeral keys for Issuing cards only; "
+                    f"`{name}` is a real Stripe parameter that it does not support.",
+                    param=name,
+                    cors=cors,
+                )
+            if name not in allowed:
+                return error_reply(
+                    400, f"Received unknown parameter: {name}", param=name, cors=cors
+                )
+            if len(value) > _MAX_STRING:
+                return error_reply(
+                    400,
+                    f"Invalid string: {value[:20]}...; must be at most "
+                    f"{_MAX_STRING} characters",
+                    param=name,
+                    cors=cors,
+                )
+        return None
+
+    def _owns(self, account: str | None, card_id: str) -> bool:
+        return self._cards.get(card_id) == (account or _PLATFORM)
+
+    # -- POST /v1/ephemeral_keys -------------------------------------------
+
+    def _create_key(self, incoming: Incoming) -> Reply:
+        problem = (
+            self._check_secret_key(incoming)
+            or self._check_account(incoming)
+            or _check_version(incoming.header("stripe-version"))
+            or self._check_params(incoming, frozenset({"issuing_card", "nonce"}))
+        )
+        if problem is not None:
+            return problem
+        params = dict(incoming.params)
+        for name in ("issuing_card", "nonce"):
+            if not params.get(name):
+                return error_reply(
+                    400,
+                    f"Missing required param: {name}.",
+                    code="parameter_missing",
+                    param=name,
+                )
+        account = incoming.header("stripe-account")
+        idempotency_key = incoming.header("idempotency-key")
+        saved_as = (account or _PLATFORM, idempotency_key or "")
+        saved = self._saved.get(saved_as) if idempotency_key else None
+        if saved is not None:
+            if saved.params != incoming.params:
+                return error_reply(
+                    400,
+                    "Keys for idempotent requests can only be used with the same "
+                    "parameters they were first used with. Try using a key other "
+                    f"than '{idempotency_key}' if you meant to execute a "
+                    "different request.",
+                    error_type="idempotency_error",
+                )
+            return attrs.evolve(
+                saved.reply,
+                headers={**saved.reply.headers, "Idempotent-Replayed": "true"},
+            )
+        reply = self._issue(params["issuing_card"], params["nonce"], account, incoming)
+        if idempotency_key:
+            self._saved[saved_as] = _Saved(incoming.params, reply)
+        return reply
+
+    def _issue(
+        self, card_id: str, nonce: str, account: str | None, incoming: Incoming
+    ) -> Reply:
+        if not self._owns(account, card_id):
+            return error_reply(
+                400,
+                f"No such issuing card: '{card_id}'",
+                code="resource_missing",
+                param="issuing_card",
+            )
+        bound = self._nonces.get(nonce)
+        if bound is None:
+            return _nonce_error(f"No such ephemeral key nonce: '{nonce}'")
+        if bound.used:
+            return _nonce_error("This nonce has already been used to create a key.")
+        if bound.card_id != card_id:
+            return _nonce_error("This nonce was created for a different issuing card.")
+        if bound.account != account:
+            return _nonce_error("This nonce was created for a different account.")
+        bound.used = True
+        created = self._now()
+        record = EphemeralKeyRecord(
+            id=random_id("ephkey_"),
+            secret=random_id("ek_test_", 32),
+            card_id=card_id,
+            account=account,
+            nonce=nonce,
+            stripe_version=incoming.header("stripe-version") or "",
+            created=created,
+            expires=created + self._key_lifetime,
+        )
+        self._keys[record.id] = record
+        self._key_ids_by_secret[record.secret] = record.id
+        return Reply(200, _key_object(record, with_secret=True))
+
+    # -- DELETE /v1/ephemeral_keys/{id} ------------------------------------
+
+    def _revoke_key(self, incoming: Incoming, key_id: str) -> Reply:
+        problem = (
+            self._check_secret_key(incoming)
+            or self._check_account(incoming)
+            or self._check_params(incoming, frozenset())
+        )
+        if problem is not None:
+            return problem
+        record = self._keys.get(key_id)
+        account = incoming.header("stripe-account")
+        # A revoked key is gone, as far as Stripe is concerned.
+        if record is None or record.revoked or record.account != account:
+            return error_reply(
+                404,
+                f"No such ephemeral key: '{key_id}'",
+                code="resource_missing",
+                param="id",
+            )
+        record = attrs.evolve(record, revoked_at=self._now())
+        self._keys[key_id] = record
+        self._revoked.append(key_id)
+        return Reply(200, _key_object(record, with_secret=False))
+
+    # -- POST /v1/ephemeral_key_nonces (Stripe.js's side, simulated) -------
+
+    def _create_nonce(self, incoming: Incoming) -> Reply:
+        credential = _bearer(incoming)
+        if not credential:
+            return error_reply(401, _NO_API_KEY, cors=True)
+        if credential != self._publishable_key:
+            return error_reply(
+                401,
+                f"Invalid API Key provided: {mask_key(credential)}. This endpoint "
+                "takes the publishable key, as Stripe.js sends it.",
+                cors=True,
+            )
+        problem = self._check_account(incoming, cors=True) or self._check_params(
+            incoming, frozenset({"issuing_card"}), cors=True
+        )
+        if problem is not None:
+            return problem
+        card_id = dict(incoming.params).get("issuing_card")
+        account = incoming.header("stripe-account")
+        if not card_id:
+            return error_reply(
+                400,
+                "Missing required param: issuing_card.",
+                code="parameter_missing",
+                param="issuing_card",
+                cors=True,
+            )
+        if not self._owns(account, card_id):
+            return error_reply(
+                400,
+                f"No such issuing card: '{card_id}'",
+                code="resource_missing",
+                param="issuing_card",
+                cors=True,
+            )
+        nonce = self._mint_nonce(card_id, account)
+        body = {
+            "id": nonce,
+            "object": "ephemeral_key_nonce",
+            "issuing_card": card_id,
+            "created": self._now(),
+            "livemode": False,
+        }
+        return Reply(200, body, cors=True)
+
+    # -- GET /v1/issuing/cards/{id} ----------------------------------------
+
+    def _retrieve_card(self, incoming: Incoming, card_id: str) -> Reply:
+        problem = (
+            self._check_account(incoming, cors=True)
+            or self._check_params(incoming, frozenset(), cors=True)
+            or self._check_card_reader(incoming, card_id)
+        )
+        if problem is not None:
+            return problem
+        return Reply(200, self._card_object(card_id), cors=True)
+
+    def _check_card_reader(self, incoming: Incoming, card_id: str) -> Reply | None:
+        """Only the secret key, or a live ephemeral key for this card, reads it."""
+        credential = _bearer(incoming)
+        account = incoming.header("stripe-account")
+        if credential == self._api_key:
+            return self._check_card_exists(account, card_id)
+        if not credential:
+            return error_reply(401, _NO_API_KEY, cors=True)
+        key_id = self._key_ids_by_secret.get(credential)
+        record = None if key_id is None else self._keys[key_id]
+        if record is None or record.revoked:
+            return error_reply(
+                401, f"Invalid API Key provided: {mask_key(credential)}", cors=True
+            )
+        if record.expires <= self._now():
+            return error_reply(
+                401,
+                f"Expired API Key provided: {mask_key(credential)}",
+                code="api_key_expired",
+                cors=True,
+            )
+        if record.card_id != card_id or account not in {None, record.account}:
+            return error_reply(
+                403,
+                f"The provided key '{mask_key(credential)}' does not have access "
+                f"to issuing card '{card_id}'.",
+                cors=True,
+            )
+        return None
+
+    def _check_card_exists(self, account: str | None, card_id: str) -> Reply | None:
+        if self._owns(account, card_id):
+            return None
+        return error_reply(
+            404,
+            f"No such issuing card: '{card_id}'",
+            code="resource_missing",
+            param="id",
+            cors=True,
+        )
+
+    def _card_object(self, card_id: str) -> dict[str, object]:
+        # Simulated, and never the number or the CVC: those stay in Stripe's
+        # iframes, in this fake as in real life.
+        year = dt.datetime.fromtimestamp(self._now(), tz=dt.timezone.utc).year
+        return {
+            "id": card_id,
+            "object": "issuing.card",
+            "brand": "Visa",
+            "currency": "usd",
+            "exp_month": 12,
+            "exp_year": year + 3,
+            "last4": "4242",
+            "livemode": False,
+            "status": "active",
+            "type": "virtual",
+        }
+
+
+def _bearer(incoming: Incoming) -> str:
+    scheme, _, credential = (incoming.header("authorization") or "").partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else ""
+
+
+def _check_version(version: str | None) -> Reply | None:
+    if version is None:
+        return error_reply(
+            400,
+            "Creating an ephemeral key requires a Stripe-Version header: the "
+            "version that the client (Stripe.js) will use the key with.",
+        )
+    match = _VERSION.fullmatch(version)
+    if match is None:
+        return error_reply(400, f"Invalid Stripe API version: {version}")
+    if match.group(1) < MINIMUM_API_VERSION:
+        return error_reply(
+            400,
+            f"Ephemeral keys for Issuing cards need Stripe-Version "
+            f"{MINIMUM_API_VERSION} or later; this request used {version}.",
+        )
+    return None
+
+
+def _key_object(record: EphemeralKeyRecord, *, with_secret: bool) -> dict[str, object]:
+    body: dict[str, object] = {
+        "id": record.id,
+        "object": "ephemeral_key",
+        "associated_objects": [{"id": record.card_id, "type": "issuing.card"}],
+        "created": record.created,
+        "expires": record.expires,
+        "livemode": False,
+    }
+    if with_secret:
+        body["secret"] = record.secret
+    return body
+
+
+def _nonce_error(message: str) -> Reply:
+    return error_reply(400, message, param="nonce")
