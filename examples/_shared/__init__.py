@@ -1,0 +1,344 @@
+"""The one configuration every example app shares, read from the environment.
+
+Each example (Flask, FastAPI, AWS Lambda) is a thin adapter: it reads the
+request, asks :class:`Demo` who the user is, calls the library's
+``handle``/``ahandle`` (or :meth:`Demo.client_config`, :meth:`Demo.page`),
+and writes the :class:`~issuing_elements.HttpResponse` back. Everything else
+lives here, once.
+
+Environment:
+
+``STRIPE_SECRET_KEY``
+    The secret key the server issues keys with. Unset: the app starts the
+    library's ``FakeStripe`` on 127.0.0.1 with the demo cards, and runs
+    offline.
+``STRIPE_API_BASE``
+    Send Stripe calls to this Stripe-compatible server instead of Stripe's
+    (a test stand-in, a proxy). Needs ``STRIPE_SECRET_KEY``.
+``STRIPE_PUBLISHABLE_KEY``
+    What the page gives ``Stripe(...)``. Needed with ``STRIPE_SECRET_KEY``.
+``ISSUING_ELEMENTS_DEMO_USERS``
+    A JSON file ``{"tokens": {token: user}, "cards": {user: {card:
+    null | "acct_..."}}}``: who signs in with which bearer token, and which
+    cards each user may see, under which connected account. Default:
+    ``demo_users.json`` beside this file.
+
+What a real app replaces: the token table with its sessions or its identity
+provider, the card table with its own database (the authorizer looks the card
+up there), and the demo page with its own. Bearer tokens in the
+``Authorization`` header are not sent by browsers on their own, so this demo
+needs no CSRF protection; an app that authenticates with cookies must add it
+(SameSite cookies and a CSRF token) to ``POST /ephemeral-keys``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import attrs
+import stripe
+
+from issuing_elements import (
+    CardCvcDisplay,
+    CardExpiryDisplay,
+    CardNumberDisplay,
+    EphemeralKeyIssuer,
+    Grant,
+    HttpResponse,
+    KeyRequest,
+    Style,
+    client_config,
+)
+from issuing_elements.testing import FakeStripe
+
+from .stripe_http import HttpxClient
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "DEMO_USERS_FILE",
+    "MAX_BODY_BYTES",
+    "Demo",
+    "DemoConfigurationError",
+    "DemoUsers",
+    "json_error",
+    "process_demo",
+]
+
+HERE: Final = Path(__file__).resolve().parent
+DEMO_USERS_FILE: Final = HERE / "demo_users.json"
+PAGE_FILE: Final = HERE / "page.html"
+
+#: What the endpoint accepts; adapters read at most one byte more, so that a
+#: huge body is refused (413) without being read.
+MAX_BODY_BYTES: Final = 4096
+
+#: How the demo page styles the card data (Stripe renders it in its iframes).
+CARD_STYLE: Final = Style(
+    base={
+        "color": "#1a1f36",
+        "fontFamily": "ui-monospace, Menlo, monospace",
+        "fontSize": "18px",
+        "letterSpacing": "0.06em",
+    }
+)
+
+_JSON_HEADERS: Final = {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+_PAGE_HEADERS: Final = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+class DemoConfigurationError(RuntimeError):
+    """The environment does not describe a runnable demo; the message says why."""
+
+
+@attrs.frozen
+class DemoUsers:
+    """The demo's user store: bearer tokens, and each user's cards.
+
+    A real app has sessions and a database instead; :meth:`authorize` is the
+    shape its authorizer takes either way.
+    """
+
+    tokens: Mapping[str, str]
+    cards: Mapping[str, Mapping[str, str | None]]
+
+    @classmethod
+    def load(cls, path: Path) -> DemoUsers:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise DemoConfigurationError(
+                f"Cannot read the demo users file {path}: {error}"
+            ) from None
+        tokens = document.get("tokens") if isinstance(document, dict) else None
+        cards = document.get("cards") if isinstance(document, dict) else None
+        if not (
+            isinstance(tokens, dict)
+            and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in tokens.items()
+            )
+            and isinstance(cards, dict)
+            and all(
+                isinstance(owned, dict)
+                and all(
+                    isinstance(card, str) and (acct is None or isinstance(acct, str))
+                    for card, acct in owned.items()
+                )
+                for owned in cards.values()
+            )
+        ):
+            raise DemoConfigurationError(
+                f"{path} must hold {{'tokens': {{token: user}}, 'cards': "
+                "{user: {card_id: null or 'acct_...'}}}"
+            )
+        return cls(tokens=tokens, cards=cards)
+
+    def authenticate(self, authorization: str | None) -> str | None:
+        """The user an ``Authorization: Bearer <token>`` header names, or ``None``."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        given = token.strip().encode()
+        found = None
+        # Compare with every token, in constant time: no early exit to time.
+        for known, user in self.tokens.items():
+            if hmac.compare_digest(given, known.encode()):
+                found = user
+        return found
+
+    def authorize(self, user: str, request: KeyRequest) -> Grant | None:
+        """The authorizer: a grant, with the card's account, for its owner only."""
+        if not self.owns(user, request.card_id):
+            return None
+        return Grant(stripe_account=self.cards[user][request.card_id])
+
+    def owns(self, user: str, card_id: str) -> bool:
+        return card_id in self.cards.get(user, {})
+
+    def all_cards(self) -> dict[str, str | None]:
+        return {
+            card: acct for owned in self.cards.values() for card, acct in owned.items()
+        }
+
+
+class Demo:
+    """Everything an example app needs, built once from the environment.
+
+    Use :meth:`from_environment`; call :meth:`close` when the app stops.
+    """
+
+    def __init__(
+        self,
+        *,
+        users: DemoUsers,
+        stripe_client: stripe.StripeClient,
+        publishable_key: str,
+        fake: FakeStripe | None,
+        resources: contextlib.ExitStack,
+    ) -> None:
+        self.users = users
+        self.issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+            stripe_client, users.authorize, max_body_bytes=MAX_BODY_BYTES
+        )
+        self.max_body_bytes = MAX_BODY_BYTES
+        self._stripe_client = stripe_client
+        self._publishable_key = publishable_key
+        #: The offline stand-in for Stripe, when there is no STRIPE_SECRET_KEY.
+        self.fake = fake
+        self._resources = resources
+
+    def __repr__(self) -> str:
+        mode = "offline on FakeStripe" if self.simulated else "with Stripe keys"
+        return f"<Demo {mode}>"
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Demo:
+        """Read the variables in this module's docstring from *environ*.
+
+        Raises:
+            DemoConfigurationError: naming the variable to fix.
+        """
+        env = os.environ if environ is None else environ
+        users = DemoUsers.load(
+            Path(env.get("ISSUING_ELEMENTS_DEMO_USERS") or DEMO_USERS_FILE)
+        )
+        secret_key = env.get("STRIPE_SECRET_KEY")
+        api_base = env.get("STRIPE_API_BASE")
+        publishable_key = env.get("STRIPE_PUBLISHABLE_KEY")
+        resources = contextlib.ExitStack()
+        if not secret_key:
+            if api_base:
+                raise DemoConfigurationError(
+                    "STRIPE_API_BASE is set but STRIPE_SECRET_KEY is not."
+                )
+            fake = resources.enter_context(FakeStripe())
+            for card, account in users.all_cards().items():
+                fake.add_card(card, account=account)
+            return cls(
+                users=users,
+                stripe_client=fake.client(),
+                publishable_key=fake.publishable_key,
+                fake=fake,
+                resources=resources,
+            )
+        if not publishable_key:
+            raise DemoConfigurationError(
+                "STRIPE_SECRET_KEY is set, so STRIPE_PUBLISHABLE_KEY must be too."
+            )
+        http_client = HttpxClient()
+        resources.callback(http_client.close)
+        stripe_client = stripe.StripeClient(
+            secret_key,
+            http_client=http_client,
+            base_addresses={"api": api_base} if api_base else {},
+        )
+        return cls(
+            users=users,
+            stripe_client=stripe_client,
+            publishable_key=publishable_key,
+            fake=None,
+            resources=resources,
+        )
+
+    @property
+    def simulated(self) -> bool:
+        """Running offline, on the library's FakeStripe."""
+        return self.fake is not None
+
+    def close(self) -> None:
+        """Close the HTTP client, and stop FakeStripe when it runs."""
+        self._resources.close()
+
+    def authenticate(self, authorization: str | None) -> str | None:
+        """The user the ``Authorization`` header names, or ``None``."""
+        return self.users.authenticate(authorization)
+
+    def client_config(self, user: str | None, card_id: str | None) -> HttpResponse:
+        """``GET /client-config[?card_id=ic_...]``: what the page gives ``Stripe()``.
+
+        Without a card: the platform's configuration, for anyone. With one:
+        that card's (its connected account and the betas Connect needs), for
+        the user who may see it; anyone else gets the endpoint's own 401 or
+        404. A ``demo`` member tells the demo page what it needs to know.
+        """
+        account = None
+        if card_id is not None:
+            if user is None:
+                return json_error(401, "unauthenticated", "Sign in first.")
+            if not self.users.owns(user, card_id):
+                return json_error(404, "card_not_found", "No such card.")
+            account = self.users.cards[user][card_id]
+        config = client_config(
+            self._publishable_key,
+            stripe_account=account,
+            api_version=self.issuer.api_version,
+            stripe_client=self._stripe_client,
+        ).to_dict()
+        config["demo"] = {
+            "simulated": self.simulated,
+            "stripeApiBase": self.fake.url if self.fake is not None else None,
+            # A real page never lists users or tokens: it has a signed-in user.
+            "users": [
+                {
+                    "user": user_id,
+                    "token": token,
+                    "cards": list(self.users.cards.get(user_id, {})),
+                }
+                for token, user_id in self.users.tokens.items()
+            ],
+            "cards": list(self.users.all_cards()),
+            "elements": [
+                CardNumberDisplay.name,
+                CardExpiryDisplay.name,
+                CardCvcDisplay.name,
+            ],
+            "style": CARD_STYLE.to_dict(),
+        }
+        return HttpResponse(
+            status=200, headers=_JSON_HEADERS, body=json.dumps(config).encode()
+        )
+
+    def page(self) -> HttpResponse:
+        """``GET /``: the demo page, static HTML and JavaScript."""
+        return HttpResponse(
+            status=200, headers=_PAGE_HEADERS, body=PAGE_FILE.read_bytes()
+        )
+
+
+def json_error(status: int, code: str, message: str) -> HttpResponse:
+    """An error in the endpoint's shape, for the routes around it."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return HttpResponse(status=status, headers=_JSON_HEADERS, body=body)
+
+
+_process_demo: list[Demo] = []
+_process_demo_lock = threading.Lock()
+
+
+def process_demo() -> Demo:
+    """The process's :class:`Demo`, built from ``os.environ`` on first use.
+
+    For apps that a server imports (``flask run``, ``gunicorn app:app``, a
+    Lambda runtime): it lives as long as the process.
+    """
+    with _process_demo_lock:
+        if not _process_demo:
+            _process_demo.append(Demo.from_environment())
+        return _process_demo[0]

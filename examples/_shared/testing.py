@@ -1,0 +1,193 @@
+"""Test helpers for the examples: Stripe stood in for, apps loaded, servers run.
+
+* :class:`StripeStandIn`: pytest-httpserver playing Stripe for the apps,
+  which reach it through ``STRIPE_API_BASE`` as they would any
+  Stripe-compatible server. It answers ``POST /v1/ephemeral_keys`` like
+  Stripe (:func:`key_object`) and shows what the app sent.
+* :func:`load_example`: an example's module by path, so that ``flask/app.py``
+  and ``fastapi/app.py`` do not clash as ``app``.
+* :func:`running`: an example in a real server process, stopped afterwards.
+
+The fixtures built on them are in ``examples/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pytest
+
+from . import DEMO_USERS_FILE
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from types import ModuleType
+
+    import httpx
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Request
+
+EXAMPLES = Path(__file__).resolve().parent.parent
+FAKE_SECRET_KEY = "sk_test_fake_issuing_elements"
+FAKE_PUBLISHABLE_KEY = "pk_test_fake_issuing_elements"
+FAKE_KEY_SECRET = "ek_test_fakeStandInSecret"
+
+# From the shipped demo users file.
+ALICE = "alice-demo-token"
+BOB = "bob-demo-token"
+CAROL = "carol-demo-token"
+ALICE_CARD = "ic_demoAliceVirtual"
+CAROL_CARD = "ic_demoCarolConnect"
+CAROL_ACCOUNT = "acct_demoConnected"
+NONCE = "ephkn_pub_demoNonce"
+
+_loaded: dict[Path, ModuleType] = {}
+
+
+def load_example(relative: str) -> ModuleType:
+    """``examples/<relative>`` as a module of its own, loaded once."""
+    path = EXAMPLES / relative
+    if path not in _loaded:
+        name = "example_" + relative.removesuffix(".py").replace("/", "_")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _loaded[path] = module
+    return _loaded[path]
+
+
+def key_object(card_id: str, *, expires: int = 1_900_000_000) -> dict[str, object]:
+    """Stripe's ``ephemeral_key`` object, as ``POST /v1/ephemeral_keys`` answers."""
+    return {
+        "id": "ephkey_1StandIn",
+        "object": "ephemeral_key",
+        "associated_objects": [{"id": card_id, "type": "issuing.card"}],
+        "created": expires - 900,
+        "expires": expires,
+        "livemode": False,
+        "secret": FAKE_KEY_SECRET,
+    }
+
+
+@attrs.frozen
+class StripeStandIn:
+    """pytest-httpserver, answering the ephemeral-key endpoint like Stripe."""
+
+    server: HTTPServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for("/").rstrip("/")
+
+    def issues_key(self, card_id: str) -> None:
+        self.server.expect_request(
+            "/v1/ephemeral_keys", method="POST"
+        ).respond_with_json(key_object(card_id))
+
+    def is_down(self) -> None:
+        """A Stripe outage: 500, and ``Stripe-Should-Retry: false`` as Stripe sends."""
+        self.server.expect_request(
+            "/v1/ephemeral_keys", method="POST"
+        ).respond_with_json(
+            {"error": {"type": "api_error", "message": "An unknown error occurred."}},
+            status=500,
+            headers={"Stripe-Should-Retry": "false", "Request-Id": "req_standin"},
+        )
+
+    @property
+    def requests(self) -> list[Request]:
+        return [request for request, _ in self.server.log]
+
+    def sent(self) -> Request:
+        """The one request the app made to Stripe."""
+        assert len(self.requests) == 1, self.requests
+        return self.requests[0]
+
+
+def environment_for(stripe_url: str) -> dict[str, str]:
+    return {
+        "STRIPE_SECRET_KEY": FAKE_SECRET_KEY,
+        "STRIPE_PUBLISHABLE_KEY": FAKE_PUBLISHABLE_KEY,
+        "STRIPE_API_BASE": stripe_url,
+        "ISSUING_ELEMENTS_DEMO_USERS": str(DEMO_USERS_FILE),
+    }
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@attrs.frozen
+class Answer:
+    status: int
+    headers: Mapping[str, str]
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+def call_with_httpx(client: httpx.Client) -> Callable[..., Answer]:
+    """``call(method, path, **httpx_arguments)`` through an httpx client."""
+
+    def call(method: str, path: str, **arguments: Any) -> Answer:
+        response = client.request(method, path, **arguments)
+        return Answer(response.status_code, response.headers, response.text)
+
+    return call
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running(
+    argv: list[str], *, port: int, env: Mapping[str, str], log: Path
+) -> Iterator[str]:
+    """Run *argv* (a server on 127.0.0.1:*port*) until the block ends; yield its URL."""
+    url = f"http://127.0.0.1:{port}"
+    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            argv, env=full_env, stdout=output, stderr=subprocess.STDOUT, cwd=EXAMPLES
+        )
+    try:
+        _wait_until_serving(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            with socket.create_connection(
+                ("127.0.0.1", int(url.rsplit(":", 1)[1])), 0.2
+            ):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"the server did not start within 20 s:\n{log.read_text()}")

@@ -1,0 +1,65 @@
+"""Issuing Elements behind Flask: the library's sync endpoint, in a few lines.
+
+Run it (offline, on the built-in FakeStripe, unless STRIPE_SECRET_KEY is set)::
+
+    flask --app examples/flask/app.py run
+
+The glue is the three routes below: read the request, find the user, call
+the library, write its answer. The rest (the environment, the demo user
+store, the page) is in ``examples/_shared``, the same for every example.
+
+What a real app replaces: ``demo.authenticate`` with its login (Flask-Login,
+a session cookie: then add CSRF protection to the POST), the demo user file
+with its database (the authorizer looks the card up there), and the page.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response, request
+
+# The examples share one configuration module, examples/_shared.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _shared import Demo, process_demo
+
+if TYPE_CHECKING:
+    from issuing_elements import HttpResponse
+
+
+def create_app(demo: Demo | None = None) -> Flask:
+    """The app; without *demo*, one built from the environment on first use."""
+    app = Flask(__name__)
+
+    def current() -> Demo:
+        return demo if demo is not None else process_demo()
+
+    @app.post("/ephemeral-keys")
+    def ephemeral_keys() -> Response:
+        user = current().authenticate(request.headers.get("Authorization"))
+        # One byte over the limit is enough for the library to answer 413.
+        body = request.stream.read(current().max_body_bytes + 1)
+        answer = current().issuer.handle(
+            user, body=body, content_type=request.headers.get("Content-Type")
+        )
+        return to_flask(answer)
+
+    @app.get("/client-config")
+    def config() -> Response:
+        user = current().authenticate(request.headers.get("Authorization"))
+        return to_flask(current().client_config(user, request.args.get("card_id")))
+
+    @app.get("/")
+    def page() -> Response:
+        return to_flask(current().page())
+
+    return app
+
+
+def to_flask(answer: HttpResponse) -> Response:
+    return Response(answer.body, status=answer.status, headers=dict(answer.headers))
+
+
+app = create_app()
