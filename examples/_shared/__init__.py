@@ -48,9 +48,11 @@ from issuing_elements import (
     CardCvcDisplay,
     CardExpiryDisplay,
     CardNumberDisplay,
+    ElementOptions,
     EphemeralKeyIssuer,
     Grant,
     HttpResponse,
+    IssuedKey,
     KeyRequest,
     Style,
     client_config,
@@ -80,6 +82,10 @@ PAGE_FILE: Final = HERE / "page.html"
 #: huge body is refused (413) without being read.
 MAX_BODY_BYTES: Final = 4096
 
+#: Seconds before a key expires when the page fetches the next one; the
+#: endpoint tells the page when, as ``refreshIn``, on the server's clock.
+REFRESH_MARGIN: Final = 60
+
 #: How the demo page styles the card data (Stripe renders it in its iframes).
 CARD_STYLE: Final = Style(
     base={
@@ -102,6 +108,15 @@ _PAGE_HEADERS: Final = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+
+def page_elements(user: str, key: IssuedKey) -> list[ElementOptions]:
+    """What the page mounts for *key*: the endpoint sends it as ``elements``."""
+    return [
+        CardNumberDisplay.from_key(key, style=CARD_STYLE),
+        CardExpiryDisplay.from_key(key, style=CARD_STYLE),
+        CardCvcDisplay.from_key(key, style=CARD_STYLE),
+    ]
 
 
 class DemoConfigurationError(RuntimeError):
@@ -195,7 +210,11 @@ class Demo:
     ) -> None:
         self.users = users
         self.issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
-            stripe_client, users.authorize, max_body_bytes=MAX_BODY_BYTES
+            stripe_client,
+            users.authorize,
+            max_body_bytes=MAX_BODY_BYTES,
+            refresh_margin=REFRESH_MARGIN,
+            elements=page_elements,
         )
         self.max_body_bytes = MAX_BODY_BYTES
         self._stripe_client = stripe_client
@@ -304,12 +323,6 @@ class Demo:
                 for token, user_id in self.users.tokens.items()
             ],
             "cards": list(self.users.all_cards()),
-            "elements": [
-                CardNumberDisplay.name,
-                CardExpiryDisplay.name,
-                CardCvcDisplay.name,
-            ],
-            "style": CARD_STYLE.to_dict(),
         }
         return HttpResponse(
             status=200, headers=_JSON_HEADERS, body=json.dumps(config).encode()

@@ -49,6 +49,11 @@ ALICE_CARD = "ic_demoAliceVirtual"
 CAROL_CARD = "ic_demoCarolConnect"
 CAROL_ACCOUNT = "acct_demoConnected"
 NONCE = "ephkn_pub_demoNonce"
+PAGE_ELEMENTS = [
+    "issuingCardNumberDisplay",
+    "issuingCardExpiryDisplay",
+    "issuingCardCvcDisplay",
+]
 
 _loaded: dict[Path, ModuleType] = {}
 
@@ -67,8 +72,9 @@ def load_example(relative: str) -> ModuleType:
     return _loaded[path]
 
 
-def key_object(card_id: str, *, expires: int = 1_900_000_000) -> dict[str, object]:
+def key_object(card_id: str) -> dict[str, object]:
     """Stripe's ``ephemeral_key`` object, as ``POST /v1/ephemeral_keys`` answers."""
+    expires = int(time.time()) + 900
     return {
         "id": "ephkey_1StandIn",
         "object": "ephemeral_key",
@@ -157,11 +163,25 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running(
-    argv: list[str], *, port: int, env: Mapping[str, str], log: Path
+    argv: list[str],
+    *,
+    port: int,
+    env: Mapping[str, str],
+    log: Path,
+    unset: tuple[str, ...] = (),
 ) -> Iterator[str]:
-    """Run *argv* (a server on 127.0.0.1:*port*) until the block ends; yield its URL."""
+    """Run *argv* (a server on 127.0.0.1:*port*) until the block ends; yield its URL.
+
+    The process gets this environment plus *env*, without the variables
+    named in *unset*; its output goes to *log*.
+    """
     url = f"http://127.0.0.1:{port}"
-    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    full_env = {
+        name: value
+        for name, value in {**os.environ, **env}.items()
+        if name not in unset
+    }
+    full_env["PYTHONUNBUFFERED"] = "1"
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             argv, env=full_env, stdout=output, stderr=subprocess.STDOUT, cwd=EXAMPLES

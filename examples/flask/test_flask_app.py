@@ -25,6 +25,7 @@ from _shared.testing import (
     EXAMPLES,
     FAKE_KEY_SECRET,
     NONCE,
+    PAGE_ELEMENTS,
     Answer,
     StripeStandIn,
     bearer,
@@ -97,12 +98,14 @@ def test_allowed_user_gets_a_key(
     )
 
     assert (200, "no-store") == (answer.status, answer.headers["Cache-Control"])
-    assert {
-        "ephemeralKeySecret": FAKE_KEY_SECRET,
-        "issuingCard": ALICE_CARD,
-        "nonce": NONCE,
-        "expires": 1_900_000_000,
-    } == answer.json()
+    key = answer.json()
+    assert (FAKE_KEY_SECRET, ALICE_CARD, NONCE) == (
+        key["ephemeralKeySecret"],
+        key["issuingCard"],
+        key["nonce"],
+    )
+    assert 0 < key["refreshIn"] < 900
+    assert PAGE_ELEMENTS == [element["type"] for element in key["elements"]]
     sent = stripe_stand_in.sent()
     assert {"issuing_card": ALICE_CARD, "nonce": NONCE} == sent.form.to_dict()
     assert "Stripe-Account" not in sent.headers
