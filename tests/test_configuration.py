@@ -65,6 +65,16 @@ def test_the_default_is_the_clients_pin() -> None:
     assert "2023-10-16" == EphemeralKeyIssuer(client, allow).api_version
 
 
+def test_an_unreadable_client_version_must_be_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = stripe.StripeClient("sk_test_fake_unpinned")
+    monkeypatch.setattr(client._requestor._options, "stripe_version", None)
+
+    with pytest.raises(ConfigurationError, match="pass api_version"):
+        EphemeralKeyIssuer(client, allow)
+
+
 @pytest.mark.parametrize("authorizer", [None, "allow", 42])
 def test_no_authorizer_no_issuer(
     stripe_client: stripe.StripeClient, authorizer: Any

@@ -414,6 +414,13 @@ STRIPE_ERRORS: list[Any] = [
         id="key without secret",
     ),
     pytest.param(
+        respond(200, json.dumps({"id": "ephkey_1Fake", "object": "ephemeral_key"})),
+        500,
+        "server_misconfigured",
+        ServerMisconfiguredError,
+        id="key with fields missing",
+    ),
+    pytest.param(
         respond(200, json.dumps(key_object(expires="soon"))),
         500,
         "server_misconfigured",
@@ -552,6 +559,20 @@ def test_stripe_rate_limit_passes_its_retry_after_on(
     response = issuer.handle("alice", body=GOOD_BODY, content_type=JSON)
 
     assert "7" == response.headers["Retry-After"]
+
+
+def test_stripe_unreadable_retry_after_falls_back_to_the_default(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_response(
+        respond(
+            429, stripe_error("rate_limit_error", "Slow down."), {"Retry-After": "soon"}
+        )
+    )
+
+    response = issuer.handle("alice", body=GOOD_BODY, content_type=JSON)
+
+    assert "2" == response.headers["Retry-After"]
 
 
 def test_stripe_5xx_answers_a_retry_after(

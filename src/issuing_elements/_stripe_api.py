@@ -168,8 +168,12 @@ def translate(error: stripe.StripeError, *, action: str) -> IssuingElementsError
         outcome = ServerMisconfiguredError(
             "Stripe refused this server's API key.", **context
         )
-    elif isinstance(error, stripe.RateLimitError) or (
-        isinstance(error, stripe.APIConnectionError) or status is None or status >= 500
+    elif (
+        isinstance(error, (stripe.RateLimitError, stripe.APIConnectionError))
+        or status is None
+        or status >= 500
+        # A conflict (an idempotent request still in flight) that outlasted retries.
+        or status == 409
     ):
         outcome = StripeUnavailableError(
             "Stripe is unavailable.", retry_after=_retry_after(error), **context
