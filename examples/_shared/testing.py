@@ -21,7 +21,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import pytest
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from types import ModuleType
 
-    import httpx
     from pytest_httpserver import HTTPServer
     from werkzeug import Request
 
@@ -144,8 +143,15 @@ class Answer:
         return json.loads(self.text)
 
 
-def call_with_httpx(client: httpx.Client) -> Callable[..., Answer]:
-    """``call(method, path, **httpx_arguments)`` through an httpx client."""
+class HttpClient(Protocol):
+    """An ``httpx.Client``, or Starlette's ``TestClient`` (an ``httpx2.Client``)."""
+
+    @property
+    def request(self) -> Callable[..., Any]: ...
+
+
+def call_with_httpx(client: HttpClient) -> Callable[..., Answer]:
+    """``call(method, path, **httpx_arguments)`` through an httpx-like client."""
 
     def call(method: str, path: str, **arguments: Any) -> Answer:
         response = client.request(method, path, **arguments)
@@ -184,7 +190,11 @@ def running(
     full_env["PYTHONUNBUFFERED"] = "1"
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            argv, env=full_env, stdout=output, stderr=subprocess.STDOUT, cwd=EXAMPLES
+            argv,
+            env=full_env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=EXAMPLES.parent,
         )
     try:
         _wait_until_serving(url, process, log)
