@@ -145,6 +145,9 @@ def test_another_users_card_is_denied(page: Page) -> None:
 def test_a_connect_card_is_shown_under_its_account(page: Page) -> None:
     show(page, "carol", "ic_demoCarolConnect")
 
+    expect(page.locator("#steps")).to_contain_text(
+        '"stripeAccount":"acct_demoConnected"'
+    )
     expect(page.locator("#card-data")).to_contain_text("(simulated)")
     assert "" == page.locator("#error").text_content()
 
