@@ -3,6 +3,9 @@
 * ``stripe_stand_in``: pytest-httpserver playing Stripe, per test.
 * ``stripe_env``: the environment an example reads, pointed at the stand-in.
 * ``demo``: ``Demo.from_environment(stripe_env)``, closed afterwards.
+* ``call``: the app under test, through its framework's test client
+  (``in_process``) and over HTTP to a real server (``server_url``), both
+  fixtures of the example's own test file.
 """
 
 from __future__ import annotations
@@ -11,15 +14,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 # The examples share one configuration module, examples/_shared.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _shared import Demo
-from _shared.testing import StripeStandIn, environment_for
+from _shared.testing import Answer, StripeStandIn, call_with_httpx, environment_for
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from pytest_httpserver import HTTPServer
 
@@ -39,3 +43,18 @@ def demo(stripe_env: dict[str, str]) -> Iterator[Demo]:
     built = Demo.from_environment(stripe_env)
     yield built
     built.close()
+
+
+@pytest.fixture
+def over_http(
+    server_url: str, stripe_stand_in: StripeStandIn
+) -> Iterator[Callable[..., Answer]]:
+    with httpx.Client(base_url=server_url, timeout=10) as client:
+        yield call_with_httpx(client)
+
+
+@pytest.fixture(params=["in_process", "over_http"])
+def call(request: pytest.FixtureRequest) -> Callable[..., Answer]:
+    """The app, through the test client or through a real server."""
+    found: Callable[..., Answer] = request.getfixturevalue(request.param)
+    return found
