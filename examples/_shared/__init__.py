@@ -59,8 +59,6 @@ from issuing_elements import (
 )
 from issuing_elements.testing import FakeStripe
 
-from .stripe_http import HttpxClient
-
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -199,7 +197,7 @@ class Demo:
     Use :meth:`from_environment`; call :meth:`close` when the app stops.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only, one per piece of the demo
         self,
         *,
         users: DemoUsers,
@@ -207,6 +205,7 @@ class Demo:
         publishable_key: str,
         fake: FakeStripe | None,
         resources: contextlib.ExitStack,
+        http_client: stripe.HTTPXClient | None = None,
     ) -> None:
         self.users = users
         self.issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
@@ -222,6 +221,7 @@ class Demo:
         #: The offline stand-in for Stripe, when there is no STRIPE_SECRET_KEY.
         self.fake = fake
         self._resources = resources
+        self._http_client = http_client
 
     def __repr__(self) -> str:
         mode = "offline on FakeStripe" if self.simulated else "with Stripe keys"
@@ -261,7 +261,9 @@ class Demo:
             raise DemoConfigurationError(
                 "STRIPE_SECRET_KEY is set, so STRIPE_PUBLISHABLE_KEY must be too."
             )
-        http_client = HttpxClient()
+        # httpx serves stripe-python's sync calls (Flask, Lambda) and async
+        # ones (FastAPI) alike.
+        http_client = stripe.HTTPXClient(allow_sync_methods=True)
         resources.callback(http_client.close)
         stripe_client = stripe.StripeClient(
             secret_key,
@@ -274,6 +276,7 @@ class Demo:
             publishable_key=publishable_key,
             fake=None,
             resources=resources,
+            http_client=http_client,
         )
 
     @property
@@ -284,6 +287,12 @@ class Demo:
     def close(self) -> None:
         """Close the HTTP client, and stop FakeStripe when it runs."""
         self._resources.close()
+
+    async def aclose(self) -> None:
+        """Same as :meth:`close`, but also closes the async connection pool."""
+        if self._http_client is not None:
+            await self._http_client.close_async()  # type: ignore[no-untyped-call]  # stripe-python is untyped here
+        self.close()
 
     def authenticate(self, authorization: str | None) -> str | None:
         """The user the ``Authorization`` header names, or ``None``."""

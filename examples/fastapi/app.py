@@ -42,7 +42,7 @@ def create_app(demo: Demo | None = None) -> FastAPI:
             yield
         finally:
             if demo is None:
-                app.state.demo.close()
+                await app.state.demo.aclose()
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
