@@ -28,6 +28,9 @@ import attrs
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+# Stripe's rules are written out here again on purpose, not imported from the
+# library's checks: a stand-in that shares the checks of the code under test
+# would agree with its mistakes.
 MINIMUM_API_VERSION = "2020-03-02"
 
 # The endpoints that take the secret key. Faults apply to them only: they are
