@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from typing import TYPE_CHECKING, Generic
+from typing import TYPE_CHECKING, Any, Generic
 
 import stripe
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from ._elements import ElementOptions
-    from ._records import HttpResponse, IssuedKey, KeyRequest
+    from ._records import Grant, HttpResponse, IssuedKey, KeyRequest
 
 logger = logging.getLogger("issuing_elements")
 
@@ -137,12 +137,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
             refuse_awaitable(verdict, request)
         except Exception as error:  # noqa: BLE001 - fail closed on anything
             raise authorizer_failed(error, request) from None
-        grant = decide(verdict, request)
-        _stripe_api.check_console_logging()
+        grant = _grant(verdict, request)
         try:
             response = self._client.v1.ephemeral_keys.create(
-                params=_stripe_api.create_params(request),  # type: ignore[arg-type]  # a TypedDict of plain strings
-                options=self._options(grant.stripe_account, idempotent=True),
+                **self._create_arguments(request, grant)
             )
         except stripe.StripeError as error:
             raise _stripe_api.translate(error, action=_stripe_api.CREATE) from None
@@ -159,12 +157,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 verdict = await verdict
         except Exception as error:  # noqa: BLE001 - fail closed on anything
             raise authorizer_failed(error, request) from None
-        grant = decide(verdict, request)
-        _stripe_api.check_console_logging()
+        grant = _grant(verdict, request)
         try:
             response = await self._client.v1.ephemeral_keys.create_async(
-                params=_stripe_api.create_params(request),  # type: ignore[arg-type]  # a TypedDict of plain strings
-                options=self._options(grant.stripe_account, idempotent=True),
+                **self._create_arguments(request, grant)
             )
         except stripe.StripeError as error:
             raise _stripe_api.translate(error, action=_stripe_api.CREATE) from None
@@ -246,6 +242,12 @@ class EphemeralKeyIssuer(Generic[UserT]):
             now=time.time(),
         )
 
+    def _create_arguments(self, request: KeyRequest, grant: Grant) -> dict[str, Any]:
+        return {
+            "params": _stripe_api.create_params(request),
+            "options": self._options(grant.stripe_account, idempotent=True),
+        }
+
     def _options(
         self, stripe_account: str | None, *, idempotent: bool
     ) -> stripe.RequestOptions:
@@ -261,6 +263,13 @@ def _before_authorizing(user: object, card_id: object, nonce: object) -> KeyRequ
     if user is None:
         raise UnauthenticatedError
     return check_ids(card_id, nonce)
+
+
+def _grant(verdict: object, request: KeyRequest) -> Grant:
+    """The verdict as a grant; no key while stripe-python would print it."""
+    grant = decide(verdict, request)
+    _stripe_api.check_console_logging()
+    return grant
 
 
 def _check_revoke(key_id: object, stripe_account: object) -> None:
