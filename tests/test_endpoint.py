@@ -21,10 +21,12 @@ from issuing_elements import EphemeralKeyIssuer, Grant, HttpResponse, KeyRequest
 from issuing_elements.exceptions import (
     CardNotFoundError,
     InvalidNonceError,
+    InvalidRequestError,
     IssuingElementsError,
     RateLimitedError,
     ServerMisconfiguredError,
     StripeUnavailableError,
+    UnauthenticatedError,
 )
 from stripe_wire import (
     CARD,
@@ -720,3 +722,41 @@ def test_unexpected_failure_answers_500(httpserver: HTTPServer) -> None:
     )
 
     assert (500, "server_misconfigured") == error_of(response)
+
+
+def issue_sync(
+    issuer: EphemeralKeyIssuer[str], user: str | None, card_id: str, nonce: Any
+) -> None:
+    issuer.issue(user, card_id=card_id, nonce=nonce)
+
+
+def issue_async(
+    issuer: EphemeralKeyIssuer[str], user: str | None, card_id: str, nonce: Any
+) -> None:
+    asyncio.run(issuer.aissue(user, card_id=card_id, nonce=nonce))
+
+
+@pytest.mark.parametrize(
+    ("user", "card_id", "nonce", "error_type"),
+    [
+        pytest.param(None, CARD, NONCE, UnauthenticatedError, id="no user"),
+        pytest.param("alice", "card_1X", NONCE, InvalidRequestError, id="not a card"),
+        pytest.param("alice", CARD, "nonce_1", InvalidRequestError, id="not a nonce"),
+        pytest.param("alice", CARD, 7, InvalidRequestError, id="nonce not a string"),
+        pytest.param("alice", OTHER_CARD, NONCE, CardNotFoundError, id="not hers"),
+    ],
+)
+@pytest.mark.parametrize("issue", [issue_sync, issue_async])
+def test_issue_refuses_before_stripe(
+    httpserver: HTTPServer,
+    issuer: EphemeralKeyIssuer[str],
+    user: str | None,
+    card_id: str,
+    nonce: Any,
+    error_type: type[IssuingElementsError],
+    issue: Callable[..., None],
+) -> None:
+    with pytest.raises(error_type):
+        issue(issuer, user, card_id, nonce)
+
+    assert [] == httpserver.log
