@@ -111,6 +111,18 @@ def test_ahandle_answers_the_same_as_handle(
     assert sync == async_
 
 
+def issue_sync(
+    issuer: EphemeralKeyIssuer[str], user: str | None, card_id: str, nonce: Any
+) -> None:
+    issuer.issue(user, card_id=card_id, nonce=nonce)
+
+
+def issue_async(
+    issuer: EphemeralKeyIssuer[str], user: str | None, card_id: str, nonce: Any
+) -> None:
+    asyncio.run(issuer.aissue(user, card_id=card_id, nonce=nonce))
+
+
 # -- requests that must never reach Stripe ---------------------------------
 
 BROWSER_ERRORS: list[Any] = [
@@ -245,6 +257,25 @@ BROWSER_ERRORS: list[Any] = [
 ]
 
 
+def handle_sync(
+    issuer: EphemeralKeyIssuer[str],
+    user: str | None,
+    body: bytes,
+    content_type: str | None,
+) -> HttpResponse:
+    return issuer.handle(user, body=body, content_type=content_type)
+
+
+def handle_async(
+    issuer: EphemeralKeyIssuer[str],
+    user: str | None,
+    body: bytes,
+    content_type: str | None,
+) -> HttpResponse:
+    return asyncio.run(issuer.ahandle(user, body=body, content_type=content_type))
+
+
+@pytest.mark.parametrize("handle", [handle_sync, handle_async])
 @pytest.mark.parametrize(
     ("user", "body", "content_type", "status", "code"), BROWSER_ERRORS
 )
@@ -256,26 +287,9 @@ def test_refused_before_stripe(
     content_type: str | None,
     status: int,
     code: str,
+    handle: Callable[..., HttpResponse],
 ) -> None:
-    response = issuer.handle(user, body=body, content_type=content_type)
-
-    assert (status, code) == error_of(response)
-    assert [] == httpserver.log
-
-
-@pytest.mark.parametrize(
-    ("user", "body", "content_type", "status", "code"), BROWSER_ERRORS
-)
-def test_refused_before_stripe_async(
-    httpserver: HTTPServer,
-    issuer: EphemeralKeyIssuer[str],
-    user: str | None,
-    body: bytes,
-    content_type: str | None,
-    status: int,
-    code: str,
-) -> None:
-    response = asyncio.run(issuer.ahandle(user, body=body, content_type=content_type))
+    response = handle(issuer, user, body, content_type)
 
     assert (status, code) == error_of(response)
     assert [] == httpserver.log
@@ -476,6 +490,7 @@ def test_stripe_outcome_through_handle(
     assert 1 == len(httpserver.log)
 
 
+@pytest.mark.parametrize("issue", [issue_sync, issue_async])
 @pytest.mark.parametrize(("stripe_says", "status", "code", "error_type"), STRIPE_ERRORS)
 def test_stripe_outcome_through_issue(
     httpserver: HTTPServer,
@@ -484,32 +499,14 @@ def test_stripe_outcome_through_issue(
     status: int,
     code: str,
     error_type: type[IssuingElementsError],
+    issue: Callable[..., None],
 ) -> None:
     httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_response(
         stripe_says
     )
 
     with pytest.raises(error_type) as raised:
-        issuer.issue("alice", card_id=CARD, nonce=NONCE)
-
-    assert (status, code) == (raised.value.status, raised.value.code)
-
-
-@pytest.mark.parametrize(("stripe_says", "status", "code", "error_type"), STRIPE_ERRORS)
-def test_stripe_outcome_through_aissue(
-    httpserver: HTTPServer,
-    issuer: EphemeralKeyIssuer[str],
-    stripe_says: Response,
-    status: int,
-    code: str,
-    error_type: type[IssuingElementsError],
-) -> None:
-    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_response(
-        stripe_says
-    )
-
-    with pytest.raises(error_type) as raised:
-        asyncio.run(issuer.aissue("alice", card_id=CARD, nonce=NONCE))
+        issue(issuer, "alice", CARD, NONCE)
 
     assert (status, code) == (raised.value.status, raised.value.code)
 
@@ -722,18 +719,6 @@ def test_unexpected_failure_answers_500(httpserver: HTTPServer) -> None:
     )
 
     assert (500, "server_misconfigured") == error_of(response)
-
-
-def issue_sync(
-    issuer: EphemeralKeyIssuer[str], user: str | None, card_id: str, nonce: Any
-) -> None:
-    issuer.issue(user, card_id=card_id, nonce=nonce)
-
-
-def issue_async(
-    issuer: EphemeralKeyIssuer[str], user: str | None, card_id: str, nonce: Any
-) -> None:
-    asyncio.run(issuer.aissue(user, card_id=card_id, nonce=nonce))
 
 
 @pytest.mark.parametrize(
