@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -586,26 +587,33 @@ def test_stripe_5xx_answers_a_retry_after(
     assert "2" == response.headers["Retry-After"]
 
 
-def test_stripe_timeout_is_unavailable(
-    httpserver: HTTPServer, stripe_client: stripe.StripeClient
-) -> None:
+def test_stripe_timeout_is_unavailable(httpserver: HTTPServer) -> None:
+    http = stripe.HTTPXClient(timeout=0.2, allow_sync_methods=True)
     client = stripe.StripeClient(
         "sk_test_fake_timeout",
         base_addresses={"api": httpserver.url_for("").rstrip("/")},
-        http_client=stripe.HTTPXClient(timeout=0.2, allow_sync_methods=True),
+        http_client=http,
     )
     issuer = EphemeralKeyIssuer(client, owner_of({CARD: True}), max_network_retries=0)
+    release = threading.Event()
 
-    def slow(_: Request) -> Response:
-        time.sleep(0.6)
+    def too_late(_: Request) -> Response:
+        release.wait(5)
         return respond(200, json.dumps(key_object()))
 
-    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_handler(slow)
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_handler(
+        too_late
+    )
 
     response = issuer.handle("alice", body=GOOD_BODY, content_type=JSON)
 
+    # Let the stand-in finish answering here, not during the next test.
+    release.set()
+    deadline = time.monotonic() + 5
+    while not httpserver.log and time.monotonic() < deadline:
+        time.sleep(0.01)
+    http.close()  # type: ignore[no-untyped-call]  # stripe-python is untyped here
     assert (503, "stripe_unavailable") == error_of(response)
-    client._requestor._client.close()  # type: ignore[union-attr]
 
 
 def test_stripe_unreachable_is_unavailable(stripe_http: stripe.HTTPXClient) -> None:
