@@ -547,44 +547,43 @@ def test_operator_log_names_stripes_request_id_and_code(
     )
 
 
-def test_stripe_rate_limit_passes_its_retry_after_on(
-    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+@pytest.mark.parametrize(
+    ("stripe_says", "retry_after"),
+    [
+        pytest.param(
+            respond(
+                429,
+                stripe_error("rate_limit_error", "Slow down."),
+                {"Retry-After": "7"},
+            ),
+            "7",
+            id="stripe's own retry-after",
+        ),
+        pytest.param(
+            respond(
+                429,
+                stripe_error("rate_limit_error", "Slow down."),
+                {"Retry-After": "soon"},
+            ),
+            "2",
+            id="unreadable retry-after: the default",
+        ),
+        pytest.param(respond(502, "bad gateway"), "2", id="5xx: the default"),
+    ],
+)
+def test_stripe_unavailable_answers_a_retry_after(
+    httpserver: HTTPServer,
+    issuer: EphemeralKeyIssuer[str],
+    stripe_says: Response,
+    retry_after: str,
 ) -> None:
     httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_response(
-        respond(
-            429, stripe_error("rate_limit_error", "Slow down."), {"Retry-After": "7"}
-        )
+        stripe_says
     )
 
     response = issuer.handle("alice", body=GOOD_BODY, content_type=JSON)
 
-    assert "7" == response.headers["Retry-After"]
-
-
-def test_stripe_unreadable_retry_after_falls_back_to_the_default(
-    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
-) -> None:
-    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_response(
-        respond(
-            429, stripe_error("rate_limit_error", "Slow down."), {"Retry-After": "soon"}
-        )
-    )
-
-    response = issuer.handle("alice", body=GOOD_BODY, content_type=JSON)
-
-    assert "2" == response.headers["Retry-After"]
-
-
-def test_stripe_5xx_answers_a_retry_after(
-    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
-) -> None:
-    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_response(
-        respond(502, "bad gateway")
-    )
-
-    response = issuer.handle("alice", body=GOOD_BODY, content_type=JSON)
-
-    assert "2" == response.headers["Retry-After"]
+    assert retry_after == response.headers["Retry-After"]
 
 
 def test_stripe_timeout_is_unavailable(httpserver: HTTPServer) -> None:

@@ -38,17 +38,21 @@ CREATE = "create an ephemeral key"
 REVOKE = "revoke an ephemeral key"
 
 
+def _client_option(client: stripe.StripeClient, name: str) -> str | None:
+    # stripe-python keeps a client's settings private; read them defensively.
+    options = getattr(getattr(client, "_requestor", None), "_options", None)
+    value = getattr(options, name, None)
+    return value if isinstance(value, str) else None
+
+
 def client_api_version(client: stripe.StripeClient) -> str | None:
     """The API version *client* is pinned to, if it can be read."""
-    options = getattr(getattr(client, "_requestor", None), "_options", None)
-    version = getattr(options, "stripe_version", None)
-    return version if isinstance(version, str) else None
+    return _client_option(client, "stripe_version")
 
 
 def client_api_key(client: stripe.StripeClient) -> str | None:
-    options = getattr(getattr(client, "_requestor", None), "_options", None)
-    key = getattr(options, "api_key", None)
-    return key if isinstance(key, str) else None
+    """The API key *client* holds, if it can be read; never log it."""
+    return _client_option(client, "api_key")
 
 
 def resolve_api_version(client: stripe.StripeClient, configured: str | None) -> str:
