@@ -45,10 +45,12 @@ def test_every_error_has_a_distinct_code_or_is_a_refinement() -> None:
         (400, "invalid_request"),
         (400, "invalid_nonce"),
         (401, "unauthenticated"),
+        (403, "forbidden_origin"),
         (404, "card_not_found"),
         (413, "body_too_large"),
         (415, "unsupported_media_type"),
         (429, "rate_limited"),
         (500, "server_misconfigured"),
         (503, "stripe_unavailable"),
+        (503, "service_unavailable"),
     } == codes

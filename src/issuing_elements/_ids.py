@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 # Stripe ids are a prefix and an opaque run of letters and digits (and, for
 # nonces, underscores between parts). The bounds keep hostile input small.
@@ -16,19 +17,19 @@ _API_VERSION = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:\.[a-z][a-z0-9_]{0,63})?")
 MINIMUM_API_VERSION = "2020-03-02"
 
 
-def is_card_id(value: object) -> bool:
+def is_card_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _CARD_ID.fullmatch(value) is not None
 
 
-def is_nonce(value: object) -> bool:
+def is_nonce(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _NONCE.fullmatch(value) is not None
 
 
-def is_account_id(value: object) -> bool:
+def is_account_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _ACCOUNT_ID.fullmatch(value) is not None
 
 
-def is_key_id(value: object) -> bool:
+def is_key_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _KEY_ID.fullmatch(value) is not None
 
 

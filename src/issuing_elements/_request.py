@@ -38,7 +38,7 @@ def check_ids(card_id: object, nonce: object) -> KeyRequest:
             "stripe.createEphemeralKeyNonce().",
             field="nonce",
         )
-    return KeyRequest(card_id=card_id, nonce=nonce)  # type: ignore[arg-type]  # checked above
+    return KeyRequest(card_id=card_id, nonce=nonce)
 
 
 def parse_key_request(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING
 
 from ._records import HttpResponse, IssuedKey
@@ -20,11 +21,46 @@ _HEADERS: Mapping[str, str] = {
 }
 
 
+# Built once: json.dumps with options builds an encoder per call. NaN and
+# infinities are not JSON: refuse them rather than send a body no parser takes.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
 def _json(
     status: int, document: object, extra: Mapping[str, str] | None = None
 ) -> HttpResponse:
-    body = json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode()
+    body = _ENCODER.encode(document).encode()
     return HttpResponse(status=status, headers={**_HEADERS, **(extra or {})}, body=body)
+
+
+def check_json_value(value: object, where: str = "value") -> None:
+    """Refuse anything that is not plainly JSON: only JSON's own types, finite numbers.
+
+    ``json`` would turn a tuple into a list and an integer key into a
+    string, and fail only later on a ``set`` or a ``Decimal``; a page
+    option must be exactly what the page will read.
+
+    Raises:
+        TypeError: on a value of another type, or a non-string key.
+        ValueError: on NaN or an infinity.
+    """
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} is {value!r}, which JSON cannot hold")
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            check_json_value(item, f"{where}[{index}]")
+        return
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if not isinstance(name, str):
+                raise TypeError(f"{where} has a key of type {type(name).__name__}")
+            check_json_value(item, f"{where}[{name!r}]")
+        return
+    raise TypeError(f"{where} is a {type(value).__name__}, not a JSON value")
 
 
 def key_response(
@@ -44,6 +80,8 @@ def key_response(
     extras = {
         name: value for name, value in (page_fields or {}).items() if name not in base
     }
+    if extras:
+        check_json_value(extras, "the page fields")
     return _json(200, {**base, **extras})
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import stripe
 
-from ._ids import api_version_problem
+from ._ids import api_version_problem, is_key_id
 from ._records import Grant, IssuedKey, KeyRequest
 from ._redact import redact
 from .exceptions import (
@@ -28,6 +28,7 @@ from .exceptions import (
 
 if TYPE_CHECKING:
     from stripe import RequestOptions
+    from stripe.params import EphemeralKeyCreateParams
 
 logger = logging.getLogger("issuing_elements")
 
@@ -73,6 +74,12 @@ def check_client(client: object) -> None:
         raise ConfigurationError(
             f"stripe_client must be a stripe.StripeClient, not {type(client).__name__}."
         )
+    if _client_option(client, "stripe_account") is not None:
+        raise ConfigurationError(
+            "The Stripe client names a stripe_account of its own, which it would "
+            "send with every request: the account must come from each Grant. "
+            "Create the StripeClient without stripe_account."
+        )
     key = client_api_key(client) or ""
     if key.startswith("pk_"):
         raise ConfigurationError(
@@ -112,39 +119,74 @@ def request_options(
     return options
 
 
-def create_params(request: KeyRequest) -> dict[str, str]:
+def create_params(request: KeyRequest) -> EphemeralKeyCreateParams:
     return {"issuing_card": request.card_id, "nonce": request.nonce}
 
 
 def issued_key(response: Any, request: KeyRequest, grant: Grant) -> IssuedKey:
-    """Read Stripe's ``ephemeral_key`` object; refuse one that is not whole."""
+    """Read Stripe's ``ephemeral_key`` object; refuse one that is not whole.
+
+    The key must be for the card that was asked for: Stripe's answer names
+    it in ``associated_objects``.
+    """
     key_id = _field(response, "id")
     secret = _field(response, "secret")
     expires = _field(response, "expires")
     livemode = _field(response, "livemode")
+    problem = None
     if not (
-        isinstance(key_id, str)
+        is_key_id(key_id)
         and isinstance(secret, str)
         and secret.startswith("ek_")
         and isinstance(expires, int)
         and not isinstance(expires, bool)
         and isinstance(livemode, bool)
     ):
+        problem = "an object this library does not recognize"
+    elif _associated_cards(response) != [request.card_id]:
+        problem = "a key that is not for the card asked for"
+    if problem is not None:
+        request_id = _request_id(response)
         logger.error(
-            "Stripe answered the ephemeral key request with an object this "
-            "library does not recognize (card %s).",
+            "Stripe answered the ephemeral key request for card %s with %s "
+            "(request id %s); refusing it.",
             request.card_id,
+            problem,
+            request_id,
         )
-        raise ServerMisconfiguredError("Unexpected ephemeral key object from Stripe.")
+        raise ServerMisconfiguredError(
+            "Unexpected ephemeral key object from Stripe.",
+            stripe_request_id=request_id,
+        )
     return IssuedKey(
-        id=key_id,
-        secret=secret,
-        expires=expires,
-        livemode=livemode,
+        id=key_id,  # type: ignore[arg-type]  # checked above
+        secret=secret,  # type: ignore[arg-type]  # checked above
+        expires=expires,  # type: ignore[arg-type]  # checked above
+        livemode=livemode,  # type: ignore[arg-type]  # checked above
         card_id=request.card_id,
         nonce=request.nonce,
         stripe_account=grant.stripe_account,
     )
+
+
+def key_id_of(response: object) -> str | None:
+    """The ephemeral key id in Stripe's answer, if it holds one."""
+    key_id = _field(response, "id")
+    return key_id if is_key_id(key_id) else None
+
+
+def _associated_cards(response: Any) -> list[object]:
+    objects = _field(response, "associated_objects")
+    if not isinstance(objects, list):
+        return []
+    return [
+        _field(item, "id") for item in objects if _field(item, "type") == "issuing.card"
+    ]
+
+
+def _request_id(response: Any) -> str | None:
+    request_id = getattr(getattr(response, "last_response", None), "request_id", None)
+    return request_id if isinstance(request_id, str) else None
 
 
 def _field(response: Any, name: str) -> object:
@@ -218,7 +260,9 @@ def _invalid_request(
     if error.code == "resource_missing" or error.http_status == 404:
         if action == REVOKE:
             return InvalidRequestError(
-                "Stripe has no such ephemeral key for this account.", field="key_id"
+                "Stripe has no such ephemeral key for this account.",
+                field="key_id",
+                **context,
             )
         return CardNotFoundError("Stripe has no such card for this account.", **context)
     return ServerMisconfiguredError(

@@ -12,13 +12,15 @@ only text that may reach a browser. Neither ever holds a secret.
     ├── InvalidRequestError          400 invalid_request
     ├── InvalidNonceError            400 invalid_nonce
     ├── UnauthenticatedError         401 unauthenticated
+    ├── ForbiddenOriginError         403 forbidden_origin
     ├── CardNotFoundError            404 card_not_found
     ├── BodyTooLargeError            413 body_too_large
     ├── UnsupportedMediaTypeError    415 unsupported_media_type
     ├── RateLimitedError             429 rate_limited
     ├── ServerMisconfiguredError     500 server_misconfigured
     │   └── ConfigurationError       (raised while configuring, never at request time)
-    └── StripeUnavailableError       503 stripe_unavailable
+    ├── StripeUnavailableError       503 stripe_unavailable
+    └── ServiceUnavailableError      503 service_unavailable
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ __all__ = [
     "BodyTooLargeError",
     "CardNotFoundError",
     "ConfigurationError",
+    "ForbiddenOriginError",
     "InvalidNonceError",
     "InvalidRequestError",
     "IssuingElementsError",
     "RateLimitedError",
     "ServerMisconfiguredError",
+    "ServiceUnavailableError",
     "StripeUnavailableError",
     "UnauthenticatedError",
     "UnsupportedMediaTypeError",
@@ -80,8 +84,17 @@ class InvalidRequestError(IssuingElementsError, ValueError):
     code = "invalid_request"
     default_message = "The request is malformed."
 
-    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        stripe_request_id: str | None = None,
+        stripe_code: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, stripe_request_id=stripe_request_id, stripe_code=stripe_code
+        )
         self.field: str | None = field
         # The library writes these messages itself, naming fields, never values.
         self.public_message: str = str(self)
@@ -101,6 +114,17 @@ class UnauthenticatedError(IssuingElementsError):
     status = 401
     code = "unauthenticated"
     default_message = "Sign in to view card details."
+
+
+class ForbiddenOriginError(IssuingElementsError):
+    """The request came from a page whose origin is not allowed.
+
+    Only when ``EphemeralKeyIssuer(allowed_origins=...)`` is configured.
+    """
+
+    status = 403
+    code = "forbidden_origin"
+    default_message = "Requests from this page are not allowed."
 
 
 class CardNotFoundError(IssuingElementsError):
@@ -177,4 +201,16 @@ class StripeUnavailableError(_RetryableError):
 
     status = 503
     code = "stripe_unavailable"
+    default_message = "Card details are unavailable right now. Try again shortly."
+
+
+class ServiceUnavailableError(_RetryableError):
+    """A store the issuer depends on cannot be reached.
+
+    The rate limiter's or the key ledger's Redis, say: the issuer fails
+    closed rather than hand out keys it cannot count or later revoke.
+    """
+
+    status = 503
+    code = "service_unavailable"
     default_message = "Card details are unavailable right now. Try again shortly."

@@ -1,0 +1,103 @@
+"""The audit trail: one event for every decision the issuer makes.
+
+PCI DSS 10.2.1 asks for a log of every access to cardholder data, failed
+attempts included. The issuer hands one frozen :class:`AuditEvent` to the
+application's sink for every grant, refusal and revocation. An event names
+who asked for which card and what came of it; it never holds a secret, a
+nonce or an API key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Literal, Protocol
+
+import attrs
+
+__all__ = ["AuditEvent", "AuditSink", "log_audit_event"]
+
+audit_logger = logging.getLogger("issuing_elements.audit")
+
+Action = Literal["issue", "revoke"]
+
+# Header values the adapter passes are the browser's: keep what is logged short.
+_MAX_HEADER_CHARS = 256
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        msg = "AuditEvent.time must be an aware datetime"
+        raise ValueError(msg)
+    return value.astimezone(dt.timezone.utc)
+
+
+def _clip(value: str | None) -> str | None:
+    return value if value is None else value[:_MAX_HEADER_CHARS]
+
+
+@attrs.frozen(kw_only=True)
+class AuditEvent:
+    """One decision of the issuer, for the audit trail.
+
+    Attributes:
+        time: When the decision was made, an aware UTC datetime.
+        action: ``"issue"`` (a key was asked for) or ``"revoke"``.
+        outcome: ``"granted"`` or ``"revoked"`` on success, otherwise the
+            error code the answer carries (``"card_not_found"``,
+            ``"rate_limited"``, ``"stripe_unavailable"``, ...).
+        reason: The operator's text: why, in a sentence. Never a secret.
+        user_id: Who asked (``EphemeralKeyIssuer(user_id=...)``), or
+            ``None`` when nobody was authenticated.
+        card_id: The card asked for, once the request named a well-formed one.
+        stripe_account: The connected account the key was (or would have
+            been) issued under.
+        key_id: The ephemeral key's id (``ephkey_...``), never its secret.
+        stripe_request_id: Stripe's request id, when Stripe answered.
+        request_id: The adapter's request id (``X-Request-Id``), if any.
+        client_ip: The client's address, as the adapter passed it.
+        user_agent: The browser's ``User-Agent``, cut to 256 characters.
+    """
+
+    time: dt.datetime = attrs.field(converter=_utc)
+    action: Action
+    outcome: str
+    reason: str
+    user_id: str | None = None
+    card_id: str | None = None
+    stripe_account: str | None = None
+    key_id: str | None = None
+    stripe_request_id: str | None = None
+    request_id: str | None = attrs.field(default=None, converter=_clip)
+    client_ip: str | None = attrs.field(default=None, converter=_clip)
+    user_agent: str | None = attrs.field(default=None, converter=_clip)
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The event as JSON-ready values, ``time`` in ISO 8601."""
+        fields = attrs.asdict(self)
+        fields["time"] = self.time.isoformat()
+        return fields
+
+
+class AuditSink(Protocol):
+    """Where audit events go: ``sink(event)``.
+
+    A sink that raises makes the decision fail closed: no key leaves (one
+    already issued is revoked) and the endpoint answers 500.
+    """
+
+    def __call__(self, event: AuditEvent, /) -> None: ...
+
+
+def log_audit_event(event: AuditEvent, /) -> None:
+    """The default sink: one JSON line per event, on ``issuing_elements.audit``.
+
+    Granted keys and revocations are logged at INFO, refusals at WARNING.
+    """
+    success = event.outcome in ("granted", "revoked")
+    audit_logger.log(
+        logging.INFO if success else logging.WARNING,
+        "%s",
+        json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True),
+    )
