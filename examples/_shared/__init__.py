@@ -17,6 +17,10 @@ Environment:
     (a test stand-in, a proxy). Needs ``STRIPE_SECRET_KEY``.
 ``STRIPE_PUBLISHABLE_KEY``
     What the page gives ``Stripe(...)``. Needed with ``STRIPE_SECRET_KEY``.
+``ISSUING_ELEMENTS_ALLOWED_ORIGINS``
+    Comma-separated origins (``https://app.example.com``) whose pages may
+    ask for keys; a browser request from any other page is refused (403).
+    Unset: no origin check.
 ``ISSUING_ELEMENTS_DEMO_USERS``
     A JSON file ``{"tokens": {token: user}, "cards": {user: {card:
     null | "acct_..."}}}``: who signs in with which bearer token, and which
@@ -33,10 +37,13 @@ needs no CSRF protection; an app that authenticates with cookies must add it
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import hmac
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -56,6 +63,7 @@ from issuing_elements import (
     KeyRequest,
     Style,
     client_config,
+    content_security_policy,
 )
 from issuing_elements.testing import FakeStripe
 
@@ -68,6 +76,7 @@ __all__ = [
     "Demo",
     "DemoConfigurationError",
     "DemoUsers",
+    "allowed_origins_from",
     "json_error",
     "process_demo",
 ]
@@ -106,6 +115,19 @@ _PAGE_HEADERS: Final = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+
+def _inline_hashes(page: str, tag: str) -> tuple[str, ...]:
+    """CSP sources for the page's inline ``<tag>`` blocks: hashes, not unsafe-inline."""
+    blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.DOTALL)
+    digests = (hashlib.sha256(block.encode()).digest() for block in blocks)
+    return tuple(f"'sha256-{base64.b64encode(d).decode()}'" for d in digests)
+
+
+def allowed_origins_from(value: str | None) -> tuple[str, ...] | None:
+    """``ISSUING_ELEMENTS_ALLOWED_ORIGINS``, split on commas; unset, empty: None."""
+    origins = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    return origins or None
 
 
 def page_elements(user: str, key: IssuedKey) -> list[ElementOptions]:
@@ -206,6 +228,7 @@ class Demo:
         fake: FakeStripe | None,
         resources: contextlib.ExitStack,
         http_client: stripe.HTTPXClient | None = None,
+        allowed_origins: tuple[str, ...] | None = None,
     ) -> None:
         self.users = users
         self.issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
@@ -214,8 +237,8 @@ class Demo:
             max_body_bytes=MAX_BODY_BYTES,
             refresh_margin=REFRESH_MARGIN,
             elements=page_elements,
+            allowed_origins=allowed_origins,
         )
-        self.max_body_bytes = MAX_BODY_BYTES
         self._stripe_client = stripe_client
         self._publishable_key = publishable_key
         #: The offline stand-in for Stripe, when there is no STRIPE_SECRET_KEY.
@@ -238,6 +261,9 @@ class Demo:
         users = DemoUsers.load(
             Path(env.get("ISSUING_ELEMENTS_DEMO_USERS") or DEMO_USERS_FILE)
         )
+        allowed_origins = allowed_origins_from(
+            env.get("ISSUING_ELEMENTS_ALLOWED_ORIGINS")
+        )
         secret_key = env.get("STRIPE_SECRET_KEY")
         api_base = env.get("STRIPE_API_BASE")
         publishable_key = env.get("STRIPE_PUBLISHABLE_KEY")
@@ -256,6 +282,7 @@ class Demo:
                 publishable_key=fake.publishable_key,
                 fake=fake,
                 resources=resources,
+                allowed_origins=allowed_origins,
             )
         if not publishable_key:
             raise DemoConfigurationError(
@@ -277,6 +304,7 @@ class Demo:
             fake=None,
             resources=resources,
             http_client=http_client,
+            allowed_origins=allowed_origins,
         )
 
     @property
@@ -338,10 +366,21 @@ class Demo:
         )
 
     def page(self) -> HttpResponse:
-        """``GET /``: the demo page, static HTML and JavaScript."""
-        return HttpResponse(
-            status=200, headers=_PAGE_HEADERS, body=PAGE_FILE.read_bytes()
-        )
+        """``GET /``: the demo page, static HTML and JavaScript, under a strict CSP.
+
+        The policy is the library's :func:`content_security_policy`, with the
+        hashes of the page's own inline script and style, and the offline
+        stand-in's address when the page talks to it.
+        """
+        body = PAGE_FILE.read_bytes()
+        page = body.decode()
+        policy = content_security_policy(frame_ancestors=("'none'",))
+        policy["script-src"] += _inline_hashes(page, "script")
+        policy["style-src"] = ("'self'", *_inline_hashes(page, "style"))
+        if self.fake is not None:
+            policy["connect-src"] += (self.fake.url,)
+        headers = {**_PAGE_HEADERS, "Content-Security-Policy": policy.header_value()}
+        return HttpResponse(status=200, headers=headers, body=body)
 
 
 def json_error(status: int, code: str, message: str) -> HttpResponse:

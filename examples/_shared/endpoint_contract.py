@@ -18,6 +18,7 @@ import pytest
 from _shared.testing import (
     ALICE,
     ALICE_CARD,
+    APP_ORIGIN,
     BOB,
     CAROL,
     CAROL_ACCOUNT,
@@ -206,3 +207,47 @@ class EndpointContract:
         assert 200 == answer.status
         assert answer.headers["Content-Type"].startswith("text/html")
         assert "Issuing Elements" in answer.text
+
+    def test_page_from_an_allowed_origin_gets_a_key(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        stripe_stand_in.issues_key(ALICE_CARD)
+
+        answer = call(
+            "POST",
+            "/ephemeral-keys",
+            headers={**bearer(ALICE), "Origin": APP_ORIGIN},
+            json={"card_id": ALICE_CARD, "nonce": NONCE},
+        )
+
+        assert 200 == answer.status
+
+    def test_page_from_another_origin_is_refused_before_stripe(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        answer = call(
+            "POST",
+            "/ephemeral-keys",
+            headers={**bearer(ALICE), "Origin": "https://evil.example"},
+            json={"card_id": ALICE_CARD, "nonce": NONCE},
+        )
+
+        assert (403, "forbidden_origin") == (
+            answer.status,
+            answer.json()["error"]["code"],
+        )
+        assert [] == stripe_stand_in.requests
+
+    def test_page_is_sent_with_a_content_security_policy(
+        self, call: Callable[..., Answer]
+    ) -> None:
+        policy = call("GET", "/").headers["Content-Security-Policy"]
+
+        directives = {
+            name: sources
+            for name, *sources in (part.split() for part in policy.split(";"))
+        }
+        assert "https://js.stripe.com" in directives["script-src"]
+        assert "'unsafe-inline'" not in directives["script-src"]
+        assert any(source.startswith("'sha256-") for source in directives["script-src"])
+        assert ["'none'"] == directives["frame-ancestors"]

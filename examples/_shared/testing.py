@@ -39,6 +39,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent
 FAKE_SECRET_KEY = "sk_test_fake_issuing_elements"
 FAKE_PUBLISHABLE_KEY = "pk_test_fake_issuing_elements"
 FAKE_KEY_SECRET = "ek_test_fakeStandInSecret"
+#: The page origin the examples' tests configure as allowed.
+APP_ORIGIN = "https://cards.example.com"
 
 # From the shipped demo users file.
 ALICE = "alice-demo-token"
@@ -126,6 +128,7 @@ def environment_for(stripe_url: str) -> dict[str, str]:
         "STRIPE_PUBLISHABLE_KEY": FAKE_PUBLISHABLE_KEY,
         "STRIPE_API_BASE": stripe_url,
         "ISSUING_ELEMENTS_DEMO_USERS": str(DEMO_USERS_FILE),
+        "ISSUING_ELEMENTS_ALLOWED_ORIGINS": f"{APP_ORIGIN}, https://admin.example.com",
     }
 
 

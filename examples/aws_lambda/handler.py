@@ -56,7 +56,11 @@ def route(demo: Demo, event: Mapping[str, Any]) -> dict[str, Any]:
         body = _body(event)
         answer = (
             demo.issuer.handle(
-                user, body=body, content_type=headers.get("content-type")
+                user,
+                body=body,
+                content_type=headers.get("content-type"),
+                headers=headers,
+                client_ip=_source_ip(event),
             )
             if body is not None
             else json_error(400, "invalid_request", "The body is not valid base64.")
@@ -89,6 +93,13 @@ def _method_and_path(event: Mapping[str, Any]) -> tuple[str, str]:
         return method.upper(), path
     # A REST API: "path" is the resource path, without the stage.
     return event["httpMethod"].upper(), event["path"]
+
+
+def _source_ip(event: Mapping[str, Any]) -> str | None:
+    """The caller's address as API Gateway saw it (1.0 and 2.0 keep it apart)."""
+    context = event.get("requestContext") or {}
+    source = (context.get("http") or context.get("identity") or {}).get("sourceIp")
+    return source if isinstance(source, str) else None
 
 
 def _body(event: Mapping[str, Any]) -> bytes | None:

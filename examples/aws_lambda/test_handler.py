@@ -273,3 +273,25 @@ def test_handler_builds_its_demo_from_the_environment(
         _shared.process_demo().close()
 
     assert 200 == answer["statusCode"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_audit_event_names_the_callers_address(
+    handle: Any,
+    stripe_stand_in: StripeStandIn,
+    shape: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stripe_stand_in.issues_key(ALICE_CARD)
+
+    with caplog.at_level("INFO", logger="issuing_elements.audit"):
+        answer = handle(event(shape))
+
+    assert 200 == answer["statusCode"]
+    [line] = [r.getMessage() for r in caplog.records if r.name.endswith(".audit")]
+    audited = json.loads(line)
+    assert ("granted", "alice", "203.0.113.10") == (
+        audited["outcome"],
+        audited["user_id"],
+        audited["client_ip"],
+    )

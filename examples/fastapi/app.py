@@ -50,9 +50,13 @@ def create_app(demo: Demo | None = None) -> FastAPI:
     async def ephemeral_keys(request: Request) -> Response:
         demo: Demo = request.app.state.demo
         user = demo.authenticate(request.headers.get("Authorization"))
-        body = await read_body(request, limit=demo.max_body_bytes)
+        body = await read_body(request, limit=demo.issuer.max_body_bytes)
         answer = await demo.issuer.ahandle(
-            user, body=body, content_type=request.headers.get("Content-Type")
+            user,
+            body=body,
+            content_type=request.headers.get("Content-Type"),
+            headers=request.headers,
+            client_ip=request.client.host if request.client else None,
         )
         return to_fastapi(answer)
 

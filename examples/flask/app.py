@@ -38,11 +38,16 @@ def create_app(demo: Demo | None = None) -> Flask:
 
     @app.post("/ephemeral-keys")
     def ephemeral_keys() -> Response:
+        issuer = current().issuer
         user = current().authenticate(request.headers.get("Authorization"))
         # One byte over the limit is enough for the library to answer 413.
-        body = request.stream.read(current().max_body_bytes + 1)
-        answer = current().issuer.handle(
-            user, body=body, content_type=request.headers.get("Content-Type")
+        body = request.stream.read(issuer.max_body_bytes + 1)
+        answer = issuer.handle(
+            user,
+            body=body,
+            content_type=request.headers.get("Content-Type"),
+            headers=request.headers,
+            client_ip=request.remote_addr,
         )
         return to_flask(answer)
 

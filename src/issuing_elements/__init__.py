@@ -7,6 +7,7 @@ three for any web framework.
 
 from __future__ import annotations
 
+from ._audit import AuditEvent, AuditSink, log_audit_event
 from ._authorize import Authorizer, Verdict
 from ._config import ClientConfig, client_config
 from ._elements import (
@@ -19,12 +20,15 @@ from ._elements import (
     ElementOptions,
 )
 from ._issuer import EphemeralKeyIssuer
+from ._origin import ContentSecurityPolicy, content_security_policy
 from ._records import Grant, HttpResponse, IssuedKey, KeyRequest
 from ._style import CSSProperties, Style, StyleVariant
 from .exceptions import IssuingElementsError
 
 __all__ = [
     "AddToWalletButton",
+    "AuditEvent",
+    "AuditSink",
     "Authorizer",
     "CSSProperties",
     "CardCopyButton",
@@ -33,6 +37,7 @@ __all__ = [
     "CardNumberDisplay",
     "CardPinDisplay",
     "ClientConfig",
+    "ContentSecurityPolicy",
     "ElementOptions",
     "EphemeralKeyIssuer",
     "Grant",
@@ -44,6 +49,8 @@ __all__ = [
     "StyleVariant",
     "Verdict",
     "client_config",
+    "content_security_policy",
+    "log_audit_event",
 ]
 
 
