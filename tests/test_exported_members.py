@@ -51,4 +51,5 @@ def test_every_error_has_a_distinct_code_or_is_a_refinement() -> None:
         (429, "rate_limited"),
         (500, "server_misconfigured"),
         (503, "stripe_unavailable"),
+        (503, "service_unavailable"),
     } == codes

@@ -18,7 +18,8 @@ only text that may reach a browser. Neither ever holds a secret.
     ├── RateLimitedError             429 rate_limited
     ├── ServerMisconfiguredError     500 server_misconfigured
     │   └── ConfigurationError       (raised while configuring, never at request time)
-    └── StripeUnavailableError       503 stripe_unavailable
+    ├── StripeUnavailableError       503 stripe_unavailable
+    └── ServiceUnavailableError      503 service_unavailable
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "IssuingElementsError",
     "RateLimitedError",
     "ServerMisconfiguredError",
+    "ServiceUnavailableError",
     "StripeUnavailableError",
     "UnauthenticatedError",
     "UnsupportedMediaTypeError",
@@ -177,4 +179,18 @@ class StripeUnavailableError(_RetryableError):
 
     status = 503
     code = "stripe_unavailable"
+    default_message = "Card details are unavailable right now. Try again shortly."
+
+
+class ServiceUnavailableError(_RetryableError):
+    """A store the issuer depends on (the rate limiter's or the key ledger's
+    Redis) cannot be reached.
+
+    The answer is 503 with ``Retry-After``, never a key: a rate limit that
+    cannot be counted, or a key that cannot be recorded for revocation, fails
+    closed.
+    """
+
+    status = 503
+    code = "service_unavailable"
     default_message = "Card details are unavailable right now. Try again shortly."
