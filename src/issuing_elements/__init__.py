@@ -20,7 +20,9 @@ from ._elements import (
     ElementOptions,
 )
 from ._issuer import EphemeralKeyIssuer
+from ._ledger import KeyLedger, LiveKey, MemoryKeyLedger, RedisKeyLedger
 from ._origin import ContentSecurityPolicy, content_security_policy
+from ._rate_limit import MemoryRateLimiter, RateLimit, RateLimiter, RedisRateLimiter
 from ._records import Grant, HttpResponse, IssuedKey, KeyRequest
 from ._style import CSSProperties, Style, StyleVariant
 from .exceptions import IssuingElementsError
@@ -44,7 +46,15 @@ __all__ = [
     "HttpResponse",
     "IssuedKey",
     "IssuingElementsError",
+    "KeyLedger",
     "KeyRequest",
+    "LiveKey",
+    "MemoryKeyLedger",
+    "MemoryRateLimiter",
+    "RateLimit",
+    "RateLimiter",
+    "RedisKeyLedger",
+    "RedisRateLimiter",
     "Style",
     "StyleVariant",
     "Verdict",

@@ -205,10 +205,12 @@ class StripeUnavailableError(_RetryableError):
 
 
 class ServiceUnavailableError(_RetryableError):
-    """A store the issuer depends on cannot be reached.
+    """A store the issuer depends on (the rate limiter's or the key ledger's
+    Redis) cannot be reached.
 
-    The rate limiter's or the key ledger's Redis, say: the issuer fails
-    closed rather than hand out keys it cannot count or later revoke.
+    The answer is 503 with ``Retry-After``, never a key: a rate limit that
+    cannot be counted, or a key that cannot be recorded for revocation, fails
+    closed.
     """
 
     status = 503
