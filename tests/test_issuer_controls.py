@@ -1,0 +1,370 @@
+"""The issuer with its production controls: rate limits and the key ledger.
+
+The controls are the real ones (in memory here; ``test_rate_limit.py`` and
+``test_ledger.py`` run them against a real Redis); Stripe is ``FakeStripe``,
+spoken to by the real stripe SDK over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from issuing_elements import (
+    AuditEvent,
+    EphemeralKeyIssuer,
+    Grant,
+    KeyRequest,
+    MemoryKeyLedger,
+    MemoryRateLimiter,
+    RateLimit,
+    RedisKeyLedger,
+    RedisRateLimiter,
+)
+from issuing_elements.exceptions import ConfigurationError
+from issuing_elements.testing import FakeStripe
+
+ALICE_CARD = "ic_aliceCard"
+ALICE_CONNECTED_CARD = "ic_aliceConnected"
+BOB_CARD = "ic_bobCard"
+ACCOUNT = "acct_1AliceConnected"
+JSON = "application/json"
+
+OWNERS = {
+    ALICE_CARD: ("alice", None),
+    ALICE_CONNECTED_CARD: ("alice", ACCOUNT),
+    BOB_CARD: ("bob", None),
+}
+
+
+def authorize(user: str, request: KeyRequest) -> Grant | None:
+    owner, account = OWNERS.get(request.card_id, (None, None))
+    return Grant(stripe_account=account) if owner == user else None
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeStripe]:
+    with FakeStripe() as running:
+        for card, (_, account) in OWNERS.items():
+            running.add_card(card, account=account)
+        yield running
+
+
+@pytest.fixture
+def events() -> list[AuditEvent]:
+    return []
+
+
+def body(fake: FakeStripe, card_id: str) -> bytes:
+    account = OWNERS[card_id][1]
+    nonce = fake.create_nonce(card_id, account=account)
+    return json.dumps({"card_id": card_id, "nonce": nonce}).encode()
+
+
+def discard(event: AuditEvent) -> None:
+    """An audit sink for tests about something else."""
+
+
+def allow_all(user: object, request: KeyRequest) -> bool:
+    return True
+
+
+def redis_down() -> redis.Redis:
+    """A client of a Redis that is not there, failing at once (no retries)."""
+    return redis.Redis(
+        port=closed_port(),
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: Redis 'down'."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- rate limits ----------------------------------------------------------
+
+
+@pytest.fixture
+def limited(fake: FakeStripe, events: list[AuditEvent]) -> EphemeralKeyIssuer[str]:
+    return EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=events.append,
+        rate_limiter=MemoryRateLimiter(per_user=RateLimit(limit=2, window_seconds=60)),
+    )
+
+
+def test_over_the_limit_is_429_with_retry_after_and_no_stripe_call(
+    fake: FakeStripe, limited: EphemeralKeyIssuer[str], events: list[AuditEvent]
+) -> None:
+    answers = [
+        limited.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+        for _ in range(3)
+    ]
+
+    assert [200, 200, 429] == [answer.status for answer in answers]
+    assert "rate_limited" == json.loads(answers[2].body)["error"]["code"]
+    assert 55 <= int(answers[2].headers["Retry-After"]) <= 60
+    assert 2 == len(fake.keys)
+    assert ["granted", "granted", "rate_limited"] == [e.outcome for e in events]
+    assert ("alice", ALICE_CARD) == (events[2].user_id, events[2].card_id)
+
+
+def test_requests_the_authorizer_denies_count_too(
+    fake: FakeStripe, limited: EphemeralKeyIssuer[str]
+) -> None:
+    probes = [
+        limited.handle("alice", body=body(fake, BOB_CARD), content_type=JSON).status
+        for _ in range(2)
+    ]
+
+    own = limited.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert ([404, 404], 429) == (probes, own.status)
+    assert [] == list(fake.keys)
+
+
+def test_per_card_limit_holds_across_users(fake: FakeStripe) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=discard,
+        rate_limiter=MemoryRateLimiter(per_card=RateLimit(limit=1, window_seconds=60)),
+    )
+
+    first = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+    second = issuer.handle("bob", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert (200, 429) == (first.status, second.status)
+
+
+def test_malformed_and_anonymous_requests_are_refused_before_counting(
+    fake: FakeStripe, limited: EphemeralKeyIssuer[str]
+) -> None:
+    for _ in range(3):
+        assert 400 == limited.handle("alice", body=b"{}", content_type=JSON).status
+        assert 401 == limited.handle(None, body=b"{}", content_type=JSON).status
+
+    granted = limited.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert 200 == granted.status
+
+
+def test_async_path_counts_with_the_same_limiter(
+    fake: FakeStripe, limited: EphemeralKeyIssuer[str]
+) -> None:
+    async def three() -> list[int]:
+        return [
+            (
+                await limited.ahandle(
+                    "alice", body=body(fake, ALICE_CARD), content_type=JSON
+                )
+            ).status
+            for _ in range(3)
+        ]
+
+    assert [200, 200, 429] == asyncio.run(three())
+
+
+def test_unreachable_redis_limiter_fails_closed_with_503(
+    fake: FakeStripe, events: list[AuditEvent]
+) -> None:
+    down = redis_down()
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=events.append,
+        rate_limiter=RedisRateLimiter(down, per_user=RateLimit(2, 60)),
+    )
+
+    answer = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert (503, "service_unavailable") == (
+        answer.status,
+        json.loads(answer.body)["error"]["code"],
+    )
+    assert "Retry-After" in answer.headers
+    assert [] == list(fake.keys)
+    assert ["service_unavailable"] == [event.outcome for event in events]
+
+
+def test_unreachable_redis_limiter_may_fail_open_when_asked(fake: FakeStripe) -> None:
+    down = redis_down()
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=discard,
+        rate_limiter=RedisRateLimiter(down, per_user=RateLimit(2, 60), fail_open=True),
+    )
+
+    answer = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert 200 == answer.status
+
+
+class Account:
+    """A user object that is neither a string nor an integer."""
+
+
+def test_limiter_without_a_name_for_the_user_fails_closed(fake: FakeStripe) -> None:
+    issuer: EphemeralKeyIssuer[Account] = EphemeralKeyIssuer(
+        fake.client(),
+        allow_all,
+        audit=discard,
+        rate_limiter=MemoryRateLimiter(per_user=RateLimit(2, 60)),
+    )
+
+    answer = issuer.handle(Account(), body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert 500 == answer.status
+    assert [] == list(fake.keys)
+
+
+# -- the key ledger -------------------------------------------------------
+
+
+@pytest.fixture
+def remembering(fake: FakeStripe, events: list[AuditEvent]) -> EphemeralKeyIssuer[str]:
+    return EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=events.append,
+        key_ledger=MemoryKeyLedger(),
+        max_network_retries=0,
+    )
+
+
+def issue(
+    fake: FakeStripe, issuer: EphemeralKeyIssuer[str], user: str, card: str
+) -> str:
+    account = OWNERS[card][1]
+    key = issuer.issue(
+        user, card_id=card, nonce=fake.create_nonce(card, account=account)
+    )
+    return key.id
+
+
+def test_revoke_user_revokes_every_live_key_under_every_account(
+    fake: FakeStripe, remembering: EphemeralKeyIssuer[str], events: list[AuditEvent]
+) -> None:
+    alices = [
+        issue(fake, remembering, "alice", ALICE_CARD),
+        issue(fake, remembering, "alice", ALICE_CONNECTED_CARD),
+        issue(fake, remembering, "alice", ALICE_CARD),
+    ]
+    bobs = issue(fake, remembering, "bob", BOB_CARD)
+    events.clear()
+
+    revoked = remembering.revoke_user("alice")
+
+    assert 3 == revoked
+    assert sorted(alices) == sorted(key.id for key in fake.revoked_keys)
+    assert not fake.key(bobs).revoked
+    assert [("revoke", "revoked")] * 3 == [(e.action, e.outcome) for e in events]
+    assert {None, ACCOUNT} == {e.stripe_account for e in events}
+    assert 0 == remembering.revoke_user("alice")
+
+
+def test_revoke_card_revokes_only_that_cards_keys(
+    fake: FakeStripe, remembering: EphemeralKeyIssuer[str]
+) -> None:
+    card_keys = [
+        issue(fake, remembering, "alice", ALICE_CONNECTED_CARD) for _ in range(2)
+    ]
+    other = issue(fake, remembering, "alice", ALICE_CARD)
+
+    assert 2 == remembering.revoke_card(ALICE_CONNECTED_CARD)
+    assert sorted(card_keys) == sorted(key.id for key in fake.revoked_keys)
+    assert not fake.key(other).revoked
+
+
+def test_a_key_revoked_already_is_not_counted_and_the_rest_go_on(
+    fake: FakeStripe, remembering: EphemeralKeyIssuer[str], events: list[AuditEvent]
+) -> None:
+    gone = issue(fake, remembering, "alice", ALICE_CARD)
+    live = issue(fake, remembering, "alice", ALICE_CONNECTED_CARD)
+    remembering.revoke(gone)
+    events.clear()
+
+    assert 1 == remembering.revoke_user("alice")
+    assert [gone, live] == [key.id for key in fake.revoked_keys]
+    assert {"invalid_request", "revoked"} == {e.outcome for e in events}
+    assert 0 == remembering.revoke_user("alice")
+
+
+def test_a_refused_revocation_is_reported_kept_and_the_rest_go_on(
+    fake: FakeStripe, remembering: EphemeralKeyIssuer[str], events: list[AuditEvent]
+) -> None:
+    first = issue(fake, remembering, "alice", ALICE_CARD)
+    second = issue(fake, remembering, "alice", ALICE_CONNECTED_CARD)
+    events.clear()
+    fake.fail_next(500)
+
+    revoked = remembering.revoke_user("alice")
+
+    assert 1 == revoked
+    assert ["stripe_unavailable", "revoked"] == [e.outcome for e in events]
+    refused = events[0].key_id
+    assert {first, second} == {refused, events[1].key_id}
+    # The refused key stays in the ledger: the next call revokes it.
+    assert 1 == remembering.revoke_user("alice")
+    assert fake.key(refused).revoked
+
+
+def test_async_revocations_share_the_ledger(
+    fake: FakeStripe, remembering: EphemeralKeyIssuer[str]
+) -> None:
+    issue(fake, remembering, "alice", ALICE_CARD)
+    issue(fake, remembering, "alice", ALICE_CONNECTED_CARD)
+
+    async def revoke() -> tuple[int, int]:
+        return (
+            await remembering.arevoke_card(ALICE_CARD),
+            await remembering.arevoke_user("alice"),
+        )
+
+    assert (1, 1) == asyncio.run(revoke())
+    assert 2 == len(fake.revoked_keys)
+
+
+def test_revoke_user_without_a_ledger_is_a_configuration_error(
+    fake: FakeStripe,
+) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize, audit=discard
+    )
+
+    with pytest.raises(ConfigurationError, match="key_ledger"):
+        issuer.revoke_user("alice")
+
+
+def test_a_key_the_ledger_cannot_record_is_revoked_and_answers_503(
+    fake: FakeStripe, events: list[AuditEvent]
+) -> None:
+    down = redis_down()
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize, audit=events.append, key_ledger=RedisKeyLedger(down)
+    )
+
+    answer = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert (503, "service_unavailable") == (
+        answer.status,
+        json.loads(answer.body)["error"]["code"],
+    )
+    [key] = fake.keys
+    assert key.revoked
+    assert [("issue", "service_unavailable"), ("revoke", "revoked")] == sorted(
+        (e.action, e.outcome) for e in events
+    )
