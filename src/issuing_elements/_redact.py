@@ -38,6 +38,8 @@ def describe(value: object) -> str:
     A wrong argument may be a secret given in the wrong place (a secret key
     as an account id); an error message must not carry it to a log.
     """
+    if value is None:
+        return "None"
     if isinstance(value, str):
         looks = ", shaped like a Stripe secret" if has_secret(value) else ""
         return f"a str of {len(value)} characters{looks}"
