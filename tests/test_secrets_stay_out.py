@@ -209,3 +209,31 @@ def test_an_extra_field_is_masked(caplog: pytest.LogCaptureFixture) -> None:
     logging.getLogger("issuing_elements").info("issued", extra={"body": KEY_SECRET})
 
     assert "ek_test_[REDACTED]" == getattr(caplog.records[0], "body", None)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError
+
+    def __repr__(self) -> str:
+        raise RuntimeError
+
+
+@pytest.mark.parametrize(
+    ("message", "args", "expected"),
+    [
+        ("value %s", (_Unprintable(),), "value %s <unprintable tuple>"),
+        (_Unprintable(), (), "<unprintable _Unprintable> ()"),
+    ],
+    ids=["argument", "message"],
+)
+def test_a_record_that_cannot_be_printed_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+    message: object,
+    args: tuple[object, ...],
+    expected: str,
+) -> None:
+    # The filter runs in the caller's thread: raising would break the caller.
+    logging.getLogger("stripe").warning(message, *args)
+
+    assert [expected] == [r.getMessage() for r in caplog.records]
