@@ -17,7 +17,9 @@ OTHER_CARD = "ic_1OtherCard"
 NONCE = "ephkn_pub_fakenonce1"
 ACCOUNT = "acct_1FakeConnected"
 KEY_ID = "ephkey_1FakeKey"
-KEY_SECRET = "ek_test_fakesecret0001"
+# Stripe's real shape: base64 text, then ``_00`` and a tail (here the text is
+# "acct_1FakeConnected,fakesecret0001").
+KEY_SECRET = "ek_test_YWNjdF8xRmFrZUNvbm5lY3RlZCxmYWtlc2VjcmV0MDAwMQ_00FakeTail01"
 CREATED = 1_800_000_000
 EXPIRES = CREATED + 900
 

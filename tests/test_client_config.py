@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -115,29 +116,41 @@ def test_every_stripe_js_locale_is_accepted(locale: str) -> None:
             {"stripe_account": "acct_"},
             (
                 "stripe_account must be None or a connected "
-                "account id (acct_...), not 'acct_'"
+                "account id (acct_...), not a str of 5 characters"
             ),
         ),
-        ({"stripe_account": "ic_fake1"}, "not 'ic_fake1'"),
-        ({"physical_cards": "yes"}, "physical_cards must be True or False, not 'yes'"),
-        ({"wallet_button": 1}, "wallet_button must be True or False, not 1"),
+        ({"stripe_account": "ic_fake1"}, "not a str of 8 characters"),
+        (
+            {"physical_cards": "yes"},
+            "physical_cards must be True or False, not a str of 3 characters",
+        ),
+        ({"wallet_button": 1}, "wallet_button must be True or False, not an int"),
         (
             {"api_version": "2019-12-03"},
             "api_version '2019-12-03' is older than 2020-03-02",
         ),
-        ({"api_version": "latest"}, "api_version 'latest' is not a Stripe API version"),
+        (
+            {"api_version": "latest"},
+            (
+                "api_version must be a Stripe API version (YYYY-MM-DD or "
+                "YYYY-MM-DD.name), not a str of 6 characters"
+            ),
+        ),
         ({"api_version": 2024}, "api_version must be a string, not int"),
         (
             {"locale": "en-US"},
-            "locale 'en-US' is not one Stripe.js supports; did you mean 'en'?",
+            (
+                "locale must be one Stripe.js supports (StripeElementLocale in "
+                "@stripe/stripe-js), not a str of 5 characters; did you mean 'en'?"
+            ),
         ),
         ({"locale": "pt_BR"}, "did you mean 'pt-BR'?"),
         ({"locale": "zh-hk"}, "did you mean 'zh-HK'?"),
         (
             {"locale": "xx-YY"},
-            "locale 'xx-YY' is not one Stripe.js supports (StripeElementLocale",
+            "@stripe/stripe-js), not a str of 5 characters",
         ),
-        ({"locale": 7}, "locale 7 is not one Stripe.js supports"),
+        ({"locale": 7}, "@stripe/stripe-js), not an int"),
     ],
 )
 def test_invalid_config_is_refused_by_name(
@@ -219,3 +232,15 @@ def test_the_mode_check_reads_stripe_pythons_client() -> None:
 
 def test_an_unreadable_client_is_not_checked() -> None:
     assert client_config(PK_TEST, stripe_client=object()).publishable_key == PK_TEST  # type: ignore[arg-type]  # duck
+
+
+@pytest.mark.parametrize(
+    "argument", ["stripe_account", "physical_cards", "api_version", "locale"]
+)
+def test_a_secret_given_in_the_wrong_place_is_never_echoed(
+    argument: str, find_secrets: Callable[[list[str]], list[str]]
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        client_config(PK_TEST, **{argument: "sk_test_fake_issuing_elements"})
+
+    assert [] == find_secrets([str(caught.value)])

@@ -151,8 +151,18 @@ def test_revoke_checks_its_arguments(
 def test_stripe_console_debug_logging_stops_issuing(
     stripe_client: stripe.StripeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("STRIPE_LOG", "debug")
+    monkeypatch.setattr(stripe, "log", "debug")
     issuer = EphemeralKeyIssuer(stripe_client, allow)
 
     with pytest.raises(ServerMisconfiguredError, match="console debug"):
         issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+
+def test_grant_never_echoes_a_secret_given_as_its_account() -> None:
+    with pytest.raises(ValueError, match="stripe_account") as raised:
+        Grant(stripe_account="sk_test_fake_issuing_elements")
+
+    assert (
+        "stripe_account must be None or a connected account id (acct_...), "
+        "not a str of 29 characters, shaped like a Stripe secret"
+    ) == str(raised.value)

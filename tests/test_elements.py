@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -169,7 +170,10 @@ GOOD: dict[str, Any] = {
         (
             "issuing_card",
             "card_123",
-            "issuing_card must be an Issuing card id (ic_...), not 'card_123'",
+            (
+                "issuing_card must be an Issuing card id (ic_...), "
+                "not a str of 8 characters"
+            ),
         ),
         (
             "issuing_card",
@@ -179,7 +183,10 @@ GOOD: dict[str, Any] = {
         (
             "nonce",
             "nonce_123",
-            "nonce must be an ephemeral key nonce (ephkn_...), not 'nonce_123'",
+            (
+                "nonce must be an ephemeral key nonce (ephkn_...), "
+                "not a str of 9 characters"
+            ),
         ),
         ("nonce", "", "nonce must be an ephemeral key nonce"),
         (
@@ -308,3 +315,13 @@ def test_invalid_wallet_button_is_refused(
 def test_wallet_button_takes_no_style() -> None:
     with pytest.raises(TypeError, match="style"):
         AddToWalletButton(**GOOD, style=Style())  # type: ignore[call-arg]  # on purpose
+
+
+@pytest.mark.parametrize("field", ["issuing_card", "nonce"])
+def test_a_secret_given_as_an_id_is_never_echoed(
+    field: str, find_secrets: Callable[[list[str]], list[str]]
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        CardNumberDisplay(**{**GOOD, field: SECRET})
+
+    assert [] == find_secrets([str(caught.value)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
@@ -100,6 +101,17 @@ def test_create_answers_a_test_secret_and_an_ephkey_id(
     key = create(client, CARD, fake.create_nonce(CARD))
 
     assert ("ek_test_", "ephkey_") == (str(key.secret)[:8], key.id[:7])
+
+
+def test_a_secret_has_stripes_real_shape(
+    fake: FakeStripe, client: stripe.StripeClient
+) -> None:
+    # ek_test_<base64 text>_00<tail>, as Stripe sends it: the log mask must
+    # cover the underscores inside, so every test that issues a key checks it.
+    key = create(client, CARD, fake.create_nonce(CARD))
+
+    shape = re.compile(r"ek_test_[A-Za-z0-9_-]+_00[A-Za-z0-9]{10}")
+    assert shape.fullmatch(str(key.secret)) is not None
 
 
 def test_key_expires_after_the_key_lifetime(

@@ -6,6 +6,7 @@ Also the tests of the suite-wide check in the root conftest.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 
 import pytest
@@ -14,14 +15,20 @@ from pytest_httpserver import HTTPServer
 
 from issuing_elements import EphemeralKeyIssuer, HttpResponse, IssuedKey
 from issuing_elements._redact import redact
+from issuing_elements.testing import FakeStripe
 from stripe_wire import CARD, KEY_SECRET, NONCE, key_object
 
 
 def test_the_suite_wide_detector_finds_a_secret(
     find_secrets: Callable[[list[str]], list[str]],
 ) -> None:
-    assert [KEY_SECRET, "sk_live_abcd1234"] == find_secrets(
-        [f"body={KEY_SECRET}", "key sk_live_abcd1234 here", "ek_test_[REDACTED]"]
+    assert [KEY_SECRET, "sk_live_abcd1234", "rk_test_ab-cd_12"] == find_secrets(
+        [
+            f"body={KEY_SECRET}",
+            "key sk_live_abcd1234 here",
+            "secret_rk_test_ab-cd_12",
+            "ek_test_[REDACTED]",
+        ]
     )
 
 
@@ -29,6 +36,11 @@ def test_the_suite_wide_detector_finds_a_secret(
     ("text", "expected"),
     [
         ("secret=ek_test_abc123", "secret=ek_test_[REDACTED]"),
+        (f'"secret":"{KEY_SECRET}"', '"secret":"ek_test_[REDACTED]"'),
+        ("ek_live_YWNj-ZGVm_00Tail", "ek_live_[REDACTED]"),
+        ("secret_sk_test_abc_def", "secret_sk_test_[REDACTED]"),
+        ("key%3Dsk_test_abc123&x=1", "key%3Dsk_test_[REDACTED]&x=1"),
+        ("rk_live_a1_b2-c3, next", "rk_live_[REDACTED], next"),
         ("sk_live_Zz09 and rk_test_q1", "sk_live_[REDACTED] and rk_test_[REDACTED]"),
         ("Authorization: Bearer sk_fakefakefake", "Authorization: Bearer [REDACTED]"),
         (
@@ -57,7 +69,14 @@ def test_stripe_debug_log_of_the_key_response_is_masked(
         r.getMessage() for r in caplog.records if "API response body" in r.getMessage()
     ]
     assert 1 == len(bodies)
-    assert ("ek_test_[REDACTED]" in bodies[0], KEY_SECRET in bodies[0]) == (True, False)
+    # The whole secret: its ``_00`` tail is key material too.
+    assert (
+        '"secret": "ek_test_[REDACTED]"' in bodies[0],
+        "FakeTail01" in bodies[0],
+    ) == (
+        True,
+        False,
+    )
 
 
 def test_stripe_logger_secret_written_by_anyone_is_masked(
@@ -102,3 +121,119 @@ def test_issuer_repr_hides_the_api_key(stripe_client: stripe.StripeClient) -> No
     issuer = EphemeralKeyIssuer(stripe_client, lambda _u, _r: True)
 
     assert "sk_" not in repr(issuer)
+
+
+def test_the_stripe_debug_log_masks_a_real_shaped_secret_whole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="stripe")
+    with FakeStripe() as fake:
+        fake.add_card(CARD)
+        issuer = EphemeralKeyIssuer(fake.client(), lambda _user, _request: True)
+        key = issuer.issue("alice", card_id=CARD, nonce=fake.create_nonce(CARD))
+
+    bodies = [r.getMessage() for r in caplog.records if key.id in r.getMessage()]
+    tail = key.secret.rsplit("_", 1)[-1]
+    assert (True, False) == (
+        any('"secret": "ek_test_[REDACTED]"' in body for body in bodies),
+        any(tail in body for body in bodies),
+    )
+
+
+class _RendersExcInfo(logging.Handler):
+    """A handler whose formatter renders ``exc_info`` itself, locals too.
+
+    As JSON formatters, Sentry and rich tracebacks do: they never read
+    ``exc_text``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rendered: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.rendered.extend(
+                traceback.TracebackException.from_exception(
+                    record.exc_info[1], capture_locals=True
+                ).format()
+            )
+        self.rendered.append(record.exc_text or "")
+
+
+@pytest.mark.parametrize("logger_name", ["stripe", "issuing_elements"])
+def test_a_formatter_that_renders_exc_info_sees_no_secret(
+    logger_name: str, find_secrets: Callable[[list[str]], list[str]]
+) -> None:
+    handler = _RendersExcInfo()
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        try:
+            secret = KEY_SECRET
+            raise RuntimeError(f"Stripe answered {secret}")  # noqa: TRY301 - the point
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+
+    assert (True, []) == (
+        any("RuntimeError: Stripe answered" in text for text in handler.rendered),
+        find_secrets(handler.rendered),
+    )
+
+
+def test_an_argument_the_message_does_not_show_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+    find_secrets: Callable[[list[str]], list[str]],
+) -> None:
+    # A mapping given to a message without placeholders stays in ``args``,
+    # where handlers such as Sentry's read it.
+    logging.getLogger("stripe").warning("response", {"secret": KEY_SECRET})  # noqa: PLE1205 - the point
+
+    assert [] == find_secrets([repr(r.args) for r in caplog.records])
+
+
+def test_a_record_that_cannot_be_formatted_keeps_no_secret_in_its_arguments(
+    caplog: pytest.LogCaptureFixture,
+    find_secrets: Callable[[list[str]], list[str]],
+) -> None:
+    # logging prints a broken record's arguments to stderr; no secret there.
+    logging.getLogger("stripe").warning("two %s %s", KEY_SECRET)  # noqa: PLE1206 - the point
+
+    record = caplog.records[0]
+    assert (None, []) == (record.args, find_secrets([str(record.msg)]))
+
+
+def test_an_extra_field_is_masked(caplog: pytest.LogCaptureFixture) -> None:
+    logging.getLogger("issuing_elements").info("issued", extra={"body": KEY_SECRET})
+
+    assert "ek_test_[REDACTED]" == getattr(caplog.records[0], "body", None)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError
+
+    def __repr__(self) -> str:
+        raise RuntimeError
+
+
+@pytest.mark.parametrize(
+    ("message", "args", "expected"),
+    [
+        ("value %s", (_Unprintable(),), "value %s <unprintable tuple>"),
+        (_Unprintable(), (), "<unprintable _Unprintable> ()"),
+    ],
+    ids=["argument", "message"],
+)
+def test_a_record_that_cannot_be_printed_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+    message: object,
+    args: tuple[object, ...],
+    expected: str,
+) -> None:
+    # The filter runs in the caller's thread: raising would break the caller.
+    logging.getLogger("stripe").warning(message, *args)
+
+    assert [expected] == [r.getMessage() for r in caplog.records]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import attrs
 
 from ._ids import api_version_problem, is_account_id
+from ._redact import describe
 from ._stripe_api import client_api_key
 from .exceptions import ConfigurationError
 
@@ -151,8 +152,8 @@ def _check_locale(locale: object) -> None:
         )
         hint = f"; did you mean {match!r}?" if match else ""
     raise ConfigurationError(
-        f"locale {locale!r} is not one Stripe.js supports{hint} "
-        "(StripeElementLocale in @stripe/stripe-js)"
+        "locale must be one Stripe.js supports (StripeElementLocale in "
+        f"@stripe/stripe-js), not {describe(locale)}{hint}"
     )
 
 
@@ -218,14 +219,16 @@ def client_config(  # noqa: PLR0913 - each keyword is one Stripe.js option or ne
     if stripe_account is not None and not is_account_id(stripe_account):
         raise ConfigurationError(
             "stripe_account must be None or a connected account id (acct_...), "
-            f"not {stripe_account!r}"
+            f"not {describe(stripe_account)}"
         )
     for flag_name, flag in (
         ("physical_cards", physical_cards),
         ("wallet_button", wallet_button),
     ):
         if not isinstance(flag, bool):
-            raise ConfigurationError(f"{flag_name} must be True or False, not {flag!r}")
+            raise ConfigurationError(
+                f"{flag_name} must be True or False, not {describe(flag)}"
+            )
     if api_version is not None:
         problem = api_version_problem(api_version)
         if problem is not None:

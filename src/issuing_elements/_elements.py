@@ -16,6 +16,7 @@ import attrs
 from typing_extensions import Self
 
 from ._ids import is_card_id, is_nonce
+from ._redact import describe
 from ._style import Style, check_display_style
 from .exceptions import ConfigurationError
 
@@ -62,14 +63,18 @@ def _closest(value: str, valid: tuple[str, ...]) -> str:
 def _check_card(owner: str, value: object) -> None:
     if not is_card_id(value):
         raise ConfigurationError(
-            f"{owner}.issuing_card must be an Issuing card id (ic_...), not {value!r}"
+            f"{owner}.issuing_card must be an Issuing card id (ic_...), "
+            f"not {describe(value)}"
         )
 
 
 def _check_nonce(owner: str, value: object) -> None:
     if not is_nonce(value):
         raise ConfigurationError(
-            f"{owner}.nonce must be an ephemeral key nonce (ephkn_...), not {value!r}"
+            # Never the value: the key's secret, given here by mistake, must
+            # not reach a log.
+            f"{owner}.nonce must be an ephemeral key nonce (ephkn_...), "
+            f"not {describe(value)}"
         )
 
 

@@ -14,6 +14,7 @@ plausible and says so in ``docs/testing.md``.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import secrets
@@ -67,6 +68,18 @@ _NO_API_KEY = (
 
 def random_id(prefix: str, length: int = 24) -> str:
     return prefix + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
+
+
+def ephemeral_key_secret(account: str | None) -> str:
+    """A secret in Stripe's real shape: ``ek_test_<base64 text>_00<tail>``.
+
+    Stripe's secrets hold underscores (and, base64url, dashes) between their
+    parts; minting them so makes every test that issues a key exercise the
+    whole of the log mask, not only its first run of letters.
+    """
+    material = f"{account or 'acct_fake'},{random_id('', 32)}".encode()
+    text = base64.urlsafe_b64encode(material).decode("ascii").rstrip("=")
+    return f"ek_test_{text}_00{random_id('', 10)}"
 
 
 def mask_key(key: str) -> str:
@@ -576,7 +589,7 @@ class Simulation:
         created = self._now()
         record = EphemeralKeyRecord(
             id=random_id("ephkey_"),
-            secret=random_id("ek_test_", 32),
+            secret=ephemeral_key_secret(account),
             card_id=card_id,
             account=account,
             nonce=nonce,

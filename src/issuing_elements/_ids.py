@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import TypeGuard
 
+from ._redact import describe
+
 # Stripe ids are a prefix and an opaque run of letters and digits (and, for
 # nonces, underscores between parts). The bounds keep hostile input small.
 _CARD_ID = re.compile(r"ic_[A-Za-z0-9]{1,250}")
@@ -39,8 +41,13 @@ def api_version_problem(value: object) -> str | None:
         return f"must be a string, not {type(value).__name__}"
     match = _API_VERSION.fullmatch(value)
     if match is None:
-        return f"{value!r} is not a Stripe API version (YYYY-MM-DD or YYYY-MM-DD.name)"
+        # Not the value: it may be anything, a secret given in the wrong place.
+        return (
+            "must be a Stripe API version (YYYY-MM-DD or YYYY-MM-DD.name), "
+            f"not {describe(value)}"
+        )
     if match.group(0)[:10] < MINIMUM_API_VERSION:
+        # A value of this shape is a date, never a secret: show it.
         return (
             f"{value!r} is older than {MINIMUM_API_VERSION}, "
             "the first version Issuing Elements work with"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._ids import is_account_id
+from ._redact import describe
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -26,9 +27,10 @@ class KeyRequest:
 
 def _check_account(_instance: object, _attribute: object, value: str | None) -> None:
     if value is not None and not is_account_id(value):
+        # Never the value: a secret key given here by mistake must not reach a log.
         msg = (
             "stripe_account must be None or a connected account id "
-            f"(acct_...), not {value!r}"
+            f"(acct_...), not {describe(value)}"
         )
         raise ValueError(msg)
 

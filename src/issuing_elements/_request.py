@@ -22,8 +22,14 @@ from .exceptions import (
 FIELDS = ("card_id", "nonce")
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
-# Field names are echoed in errors; a hostile one is cut short.
+# Unknown field names are echoed in errors, so the answer stays small (under
+# 1 KiB, whatever the body limit): a few names, each cut short and shown only
+# in characters that JSON does not have to escape.
 _NAME_ECHO_LIMIT = 40
+_NAMES_ECHOED = 3
+_ECHOABLE = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.[] "
+)
 
 
 def check_ids(card_id: object, nonce: object) -> KeyRequest:
@@ -109,19 +115,24 @@ def _form_pairs(body: bytes) -> list[tuple[str, object]]:
 
 
 def _echo(name: str) -> str:
-    return repr(
-        name if len(name) <= _NAME_ECHO_LIMIT else name[:_NAME_ECHO_LIMIT] + "..."
-    )
+    shown = "".join(c if c in _ECHOABLE else "?" for c in name[:_NAME_ECHO_LIMIT])
+    return repr(shown + "..." if len(name) > _NAME_ECHO_LIMIT else shown)
+
+
+def _list_names(names: list[str]) -> str:
+    """``'a', 'b', 'c' and 2 more``: at most a few names, each cut short."""
+    listed = ", ".join(_echo(name) for name in names[:_NAMES_ECHOED])
+    rest = len(names) - _NAMES_ECHOED
+    return f"{listed} and {rest} more" if rest > 0 else listed
 
 
 def _exact_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
     names = [name for name, _ in pairs]
     unknown = [name for name in dict.fromkeys(names) if name not in FIELDS]
     if unknown:
-        listed = ", ".join(_echo(name) for name in unknown)
         raise InvalidRequestError(
-            f"Unknown field(s): {listed}. Send only card_id and nonce; the "
-            "server chooses the Stripe account and API version.",
+            f"Unknown field(s): {_list_names(unknown)}. Send only card_id and "
+            "nonce; the server chooses the Stripe account and API version.",
             field=unknown[0][:_NAME_ECHO_LIMIT],
         )
     for name in FIELDS:
