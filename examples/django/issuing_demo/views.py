@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from . import current_demo
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 
 @csrf_exempt
+@require_POST
 def ephemeral_keys(request: HttpRequest) -> HttpResponse:
     """``POST /ephemeral-keys`` on ``issuer.handle``."""
     demo = current_demo()
@@ -43,6 +45,7 @@ def ephemeral_keys(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
+@require_POST
 async def aephemeral_keys(request: HttpRequest) -> HttpResponse:
     """``POST /ephemeral-keys`` on ``issuer.ahandle``: the same, for ASGI."""
     demo = current_demo()
@@ -78,19 +81,16 @@ def issuer_user(request: HttpRequest) -> str | None:
 
 
 def read_body(request: HttpRequest, *, limit: int) -> bytes:
-    """The raw body; past *limit* by its Content-Length, only *limit* + 1 bytes.
+    """The raw body, at most *limit* + 1 bytes.
 
-    One byte over the limit is enough for the library to answer 413, so a
-    huge body is refused without being read. Raw bytes, never
-    ``request.POST``: the library parses JSON and form bodies itself.
+    One byte over the limit is enough for the library to answer 413, and a
+    huge body is never read. Raw bytes, never ``request.POST``: the library
+    parses JSON and form bodies itself. Not ``request.body`` either: it reads
+    up to DATA_UPLOAD_MAX_MEMORY_SIZE, and raises (a 500) when
+    CsrfViewMiddleware has already parsed a multipart body, where ``read``
+    gives ``b""`` and the library its 415.
     """
-    try:
-        declared = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        return request.read(limit + 1)
-    return request.body
+    return request.read(limit + 1)
 
 
 def to_django(answer: IssuerResponse) -> HttpResponse:
