@@ -88,7 +88,8 @@ def read_body(request: HttpRequest, *, limit: int) -> bytes:
     parses JSON and form bodies itself. Not ``request.body`` either: it reads
     up to DATA_UPLOAD_MAX_MEMORY_SIZE, and raises (a 500) when
     CsrfViewMiddleware has already parsed a multipart body, where ``read``
-    gives ``b""`` and the library its 415.
+    gives ``b""`` and the library its 415. (Under ASGI, Django has already
+    read the whole body into a temporary file before any view runs.)
     """
     return request.read(limit + 1)
 
