@@ -1,7 +1,7 @@
 """The one configuration every example app shares, read from the environment.
 
-Each example (Flask, FastAPI, AWS Lambda) is a thin adapter: it reads the
-request, asks :class:`Demo` who the user is, calls the library's
+Each example (Django, Flask, FastAPI, AWS Lambda) is a thin adapter: it reads
+the request, asks :class:`Demo` who the user is, calls the library's
 ``handle``/``ahandle`` (or :meth:`Demo.client_config`, :meth:`Demo.page`),
 and writes the :class:`~issuing_elements.HttpResponse` back. Everything else
 lives here, once.

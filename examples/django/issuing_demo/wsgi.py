@@ -1,0 +1,9 @@
+"""The WSGI application (``manage.py runserver``, gunicorn): sync views."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuing_demo.settings")
+
+application = get_wsgi_application()
