@@ -22,12 +22,17 @@ from stripe_wire import CARD, KEY_SECRET, NONCE, key_object
 def test_the_suite_wide_detector_finds_a_secret(
     find_secrets: Callable[[list[str]], list[str]],
 ) -> None:
-    assert [KEY_SECRET, "sk_live_abcd1234", "rk_test_ab-cd_12"] == find_secrets(
+    assert [
+        KEY_SECRET,
+        "sk_live_abcd1234",
+        "rk_test_ab-cd_12",
+        "[REDACTED]_00FakeTail01",
+    ] == find_secrets(
         [
             f"body={KEY_SECRET}",
             "key sk_live_abcd1234 here",
             "secret_rk_test_ab-cd_12",
-            "ek_test_[REDACTED]",
+            '"ek_test_[REDACTED]", "ek_test_[REDACTED]_00FakeTail01"',
         ]
     )
 
