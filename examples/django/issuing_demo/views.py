@@ -33,13 +33,15 @@ if TYPE_CHECKING:
 @require_POST
 def ephemeral_keys(request: HttpRequest) -> HttpResponse:
     """``POST /ephemeral-keys`` on ``issuer.handle``."""
-    demo = current_demo()
-    answer = demo.issuer.handle(
+    issuer = current_demo().issuer
+    answer = issuer.handle(
         issuer_user(request),
-        body=read_body(request, limit=demo.max_body_bytes),
+        body=read_body(request, limit=issuer.max_body_bytes),
         # The whole header: request.content_type drops the charset, which
         # the library checks.
         content_type=request.headers.get("Content-Type"),
+        headers=request.headers,
+        client_ip=request.META.get("REMOTE_ADDR"),
     )
     return to_django(answer)
 
@@ -48,11 +50,13 @@ def ephemeral_keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 async def aephemeral_keys(request: HttpRequest) -> HttpResponse:
     """``POST /ephemeral-keys`` on ``issuer.ahandle``: the same, for ASGI."""
-    demo = current_demo()
-    answer = await demo.issuer.ahandle(
+    issuer = current_demo().issuer
+    answer = await issuer.ahandle(
         issuer_user(request),
-        body=read_body(request, limit=demo.max_body_bytes),
+        body=read_body(request, limit=issuer.max_body_bytes),
         content_type=request.headers.get("Content-Type"),
+        headers=request.headers,
+        client_ip=request.META.get("REMOTE_ADDR"),
     )
     return to_django(answer)
 
