@@ -1,36 +1,79 @@
 # Two entry points, each making its own virtual environment:
 #   make demo   runs the endpoint end to end, offline, on the built-in Stripe stand-in
-#   make test   runs lint, mypy --strict and every test
+#   make test   runs lint, mypy --strict, the docs build and every test
+#
+# make test WHEEL=dist/issuing_elements-X-py3-none-any.whl tests that built
+# wheel instead of src/: it is installed into a fresh virtual environment of
+# its own (.venv-wheel), and a test checks that the package imported is the
+# installed one. .ci/run does this.
 PYTHON ?= python3
-VENV   ?= .venv
+WHEEL  ?=
+VENV   ?= $(if $(WHEEL),.venv-wheel,.venv)
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SITE   ?= site
+# The venv that builds and checks the distributions and lints the workflows.
+TOOLS  ?= .venv-release
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck docs pytest dist workflows clean
 
+ifeq ($(WHEEL),)
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
 	$(BIN)/python -m pip install --quiet --group dev -e .
 	touch $(STAMP)
+else
+export ISSUING_ELEMENTS_EXPECT_INSTALLED := 1
+$(STAMP): pyproject.toml $(WHEEL)
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet --group dev "$(WHEEL)"
+	touch $(STAMP)
+endif
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples docs/hooks
+	$(BIN)/ruff format --check src tests examples docs/hooks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src tests/typing
+	$(BIN)/mypy src tests/typing docs/hooks
 	# pyright --verifytypes looks for the package with the python on PATH.
 	PATH="$(abspath $(BIN)):$$PATH" pyright --verifytypes issuing_elements --ignoreexternal
 
+# NO_MKDOCS_2_WARNING: Material prints a banner about MkDocs 2 on every build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(SITE)
+
+# Parallel mode, then combine: [tool.coverage.paths] maps an installed
+# wheel's site-packages back to src/, so the report reads the same either way.
 pytest: $(STAMP)
-	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage erase
+	$(BIN)/coverage run --parallel-mode -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
-test: lint typecheck pytest
+test: lint typecheck docs pytest
+
+$(TOOLS)/.installed: pyproject.toml
+	$(PYTHON) -m venv --clear $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(TOOLS)/bin/python -m pip install --quiet --group release
+	touch $@
+
+# The sdist, and the wheel built from it, once; then the checks PyPI would make.
+dist: $(TOOLS)/.installed
+	rm -rf dist
+	$(TOOLS)/bin/python -m build --outdir dist
+	$(TOOLS)/bin/twine check --strict dist/*
+	$(TOOLS)/bin/check-wheel-contents dist/*.whl
+
+workflows: $(TOOLS)/.installed
+	$(TOOLS)/bin/actionlint .github/workflows/*.yml
+	$(TOOLS)/bin/zizmor --offline .github/workflows
 
 clean:
-	rm -rf $(VENV) .coverage .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-wheel $(TOOLS) .coverage .mypy_cache .pytest_cache .ruff_cache dist $(SITE)

@@ -197,7 +197,7 @@ class AddToWalletButton:
     Needs the ``issuing_add_to_wallet_button_element_1`` beta (see
     ``client_config(wallet_button=True)``). It takes no style.
 
-    Args:
+    Attributes:
         wallet: Only ``"apple"`` exists.
         button_height: Pixels, 36 to 55; Stripe.js defaults to 44.
     """

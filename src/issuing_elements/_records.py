@@ -39,7 +39,7 @@ def _check_account(_instance: object, _attribute: object, value: str | None) -> 
 class Grant:
     """An authorizer's yes.
 
-    Args:
+    Attributes:
         stripe_account: The connected account that owns the card (Connect).
             It is sent to Stripe as ``Stripe-Account``; it always comes from
             the server, never from the browser.
