@@ -127,29 +127,32 @@ class _Logs:
         self.logs: OrderedDict[str, list[float]] = OrderedDict()
 
     def wait(self, key: str, now: float) -> float | None:
-        self._evict_passed(now)
-        times = self.logs.get(key)
+        logs = self.logs
+        window = self.window
+        # Evict the keys whose whole window has passed: they are at the front.
+        while logs:
+            newest = next(iter(logs.values()))[-1]
+            if newest + window > now:
+                break
+            logs.popitem(last=False)
+        times = logs.get(key)
         if times is None or len(times) < self.limit:
             return None
-        left = times[0] + self.window - now
+        left = times[0] + window - now
         return left if left > 0 else None
 
     def record(self, key: str, now: float) -> None:
-        times = self.logs.pop(key, [])
+        logs = self.logs
+        times = logs.pop(key, None)
+        if times is None:
+            logs[key] = [now]
+            if len(logs) > self.max_keys:
+                logs.popitem(last=False)
+            return
         times.append(now)
         if len(times) > self.limit:
             del times[0]
-        self.logs[key] = times
-        if len(self.logs) > self.max_keys:
-            self.logs.popitem(last=False)
-
-    def _evict_passed(self, now: float) -> None:
-        logs = self.logs
-        while logs:
-            times = next(iter(logs.values()))
-            if times[-1] + self.window > now:
-                return
-            logs.popitem(last=False)
+        logs[key] = times
 
 
 class MemoryRateLimiter:
@@ -209,19 +212,18 @@ class MemoryRateLimiter:
 
     def hit(self, user_id: str, card_id: str) -> float | None:
         """See `RateLimiter.hit`."""
-        pairs = [
-            (logs, key)
-            for logs, key in ((self._users, user_id), (self._cards, card_id))
-            if logs is not None
-        ]
+        users, cards = self._users, self._cards
         with self._lock:
             # Read inside the lock, so that every log stays in time order.
             now = self._clock()
-            waits = [wait for logs, key in pairs if (wait := logs.wait(key, now))]
-            if waits:
-                return max(waits)
-            for logs, key in pairs:
-                logs.record(key, now)
+            user_wait = None if users is None else users.wait(user_id, now)
+            card_wait = None if cards is None else cards.wait(card_id, now)
+            if user_wait is not None or card_wait is not None:
+                return max(user_wait or 0.0, card_wait or 0.0)
+            if users is not None:
+                users.record(user_id, now)
+            if cards is not None:
+                cards.record(card_id, now)
         return None
 
     async def ahit(self, user_id: str, card_id: str) -> float | None:
