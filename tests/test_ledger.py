@@ -395,3 +395,8 @@ def test_a_stopped_redis_fails_the_async_ledger(redis_to_stop: RedisServer) -> N
             ]
 
     assert ["service_unavailable"] * 4 == asyncio.run(after_stopping())
+
+
+def test_a_redis_ledger_needs_a_redis_client() -> None:
+    with pytest.raises(ConfigurationError, match=r"needs a redis\.Redis .* not str"):
+        RedisKeyLedger("redis://127.0.0.1:6379")  # type: ignore[arg-type]  # on purpose

@@ -292,6 +292,11 @@ def test_a_redis_limiter_needs_a_limit(redis_client: redis.Redis) -> None:
         RedisRateLimiter(redis_client)
 
 
+def test_a_redis_limiter_needs_a_redis_client() -> None:
+    with pytest.raises(ConfigurationError, match=r"needs a redis\.Redis .* not str"):
+        RedisRateLimiter("redis://127.0.0.1:6379", per_user=RateLimit(1, 1))  # type: ignore[arg-type]  # on purpose
+
+
 def test_a_redis_limiter_needs_a_prefix(redis_client: redis.Redis) -> None:
     with pytest.raises(ConfigurationError, match="prefix must be a non-empty str"):
         RedisRateLimiter(redis_client, per_user=RateLimit(1, 1), prefix="")
