@@ -221,10 +221,13 @@ def test_memory_holds_only_live_keys() -> None:
     )
 
 
-def test_recording_a_key_again_replaces_it() -> None:
-    ledger = MemoryKeyLedger(clock=FakeClock())
+def test_recording_a_key_again_replaces_it_and_its_expiry() -> None:
+    clock = FakeClock()
+    ledger = MemoryKeyLedger(clock=clock)
     ledger.record(live_key(1, expires=NOW + 10))
     ledger.record(live_key(1, user_id="bob", expires=NOW + 900))
+
+    clock.now = NOW + 10  # the first expiry passes; the key lives on as Bob's
 
     assert ([], [live_key(1, user_id="bob", expires=NOW + 900)]) == (
         ledger.keys_for_user("alice"),
