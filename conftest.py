@@ -1,8 +1,9 @@
 """Suite-wide checks shared by tests/ and examples/.
 
-* ``require_system``: a test that needs a system component (chromium, node,
-  redis-server) skips with a reason where it is missing, and fails instead
-  when ``ISSUING_ELEMENTS_REQUIRE_SYSTEM=1`` (CI sets it).
+* ``require_system`` (and ``require_system_once``, its session-scoped twin):
+  a test that needs a system component (chromium, node, redis-server) skips
+  with a reason where it is missing, and fails instead when
+  ``ISSUING_ELEMENTS_REQUIRE_SYSTEM=1`` (CI sets it).
 * ``_no_secret_escapes``: every test runs with every logger at DEBUG
   (stripe-python's own ``stripe`` logger included), and afterwards no log
   record, no library error and no repr of a library value may hold a Stripe
@@ -37,20 +38,26 @@ SECRET = re.compile(
 )
 
 
+def _find_system(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        reason = f"{program} is not installed"
+        if REQUIRE_SYSTEM:
+            pytest.fail(f"{reason}, and ISSUING_ELEMENTS_REQUIRE_SYSTEM=1")
+        pytest.skip(f"{reason} (install it, or see .ci/run)")
+    return path
+
+
 @pytest.fixture
 def require_system() -> Callable[[str], str]:
     """``require_system("chromium")`` returns the program's path, or skips."""
+    return _find_system
 
-    def find(program: str) -> str:
-        path = shutil.which(program)
-        if path is None:
-            reason = f"{program} is not installed"
-            if REQUIRE_SYSTEM:
-                pytest.fail(f"{reason}, and ISSUING_ELEMENTS_REQUIRE_SYSTEM=1")
-            pytest.skip(f"{reason} (install it, or see .ci/run)")
-        return path
 
-    return find
+@pytest.fixture(scope="session")
+def require_system_once() -> Callable[[str], str]:
+    """Same as ``require_system``, for session-scoped fixtures (one redis-server)."""
+    return _find_system
 
 
 class _Records(logging.Handler):

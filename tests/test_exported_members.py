@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 from importlib.metadata import version
 
@@ -54,3 +56,14 @@ def test_every_error_has_a_distinct_code_or_is_a_refinement() -> None:
         (503, "stripe_unavailable"),
         (503, "service_unavailable"),
     } == codes
+
+
+def test_importing_the_package_does_not_import_redis() -> None:
+    # redis is an optional extra: only the Redis stores need it, when built.
+    check = "import sys, issuing_elements; print('redis' in sys.modules)"
+
+    shown = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True
+    )
+
+    assert "False\n" == shown.stdout

@@ -240,7 +240,8 @@ class RedisKeyLedger:
         prefix: Where this ledger's keys live in Redis.
 
     Raises:
-        ConfigurationError: The prefix is empty.
+        ConfigurationError: The prefix is empty, or *redis_client* is not a
+            redis-py client.
     """
 
     def __init__(
@@ -249,8 +250,8 @@ class RedisKeyLedger:
         *,
         prefix: str = "issuing_elements:keys:",
     ) -> None:
-        self.prefix = _redis.check_prefix(prefix)
-        self._async = _redis.is_async(redis_client)
+        self.prefix: str = _redis.check_prefix(prefix)
+        self._async = _redis.is_async(redis_client, "RedisKeyLedger")
         self._record: Any = redis_client.register_script(_RECORD)
         self._read: Any = redis_client.register_script(_READ)
         self._forget: Any = redis_client.register_script(_FORGET)

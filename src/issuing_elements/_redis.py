@@ -27,8 +27,18 @@ def key_name(prefix: str, namespace: str, value: str) -> str:
     return f"{prefix}{namespace}:{digest}"
 
 
-def is_async(client: Any) -> bool:
-    """Whether *client* is a ``redis.asyncio`` client (else a blocking one)."""
+def is_async(client: Any, owner: str) -> bool:
+    """Whether *client* is a ``redis.asyncio`` client (else a blocking one).
+
+    Raises:
+        ConfigurationError: *client* is not a redis-py client at all.
+    """
+    if not callable(getattr(client, "register_script", None)):
+        raise ConfigurationError(
+            f"{owner} needs a redis.Redis or redis.asyncio.Redis client, not "
+            f"{type(client).__name__} (pip install 'issuing-elements[redis]', "
+            "then pass redis.Redis.from_url(...))"
+        )
     import redis.asyncio  # noqa: PLC0415 - optional; the caller holds a client
 
     return isinstance(client, (redis.asyncio.Redis, redis.asyncio.RedisCluster))

@@ -1,0 +1,405 @@
+"""Key ledgers: the live keys per user and per card, in memory and in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Awaitable, Iterator
+
+import pytest
+import redis
+
+from issuing_elements import KeyLedger, LiveKey, MemoryKeyLedger, RedisKeyLedger
+from issuing_elements.exceptions import ConfigurationError, ServiceUnavailableError
+from redis_server import RedisServer
+
+NOW = 1_800_000_000
+ACCOUNT_1 = "acct_1Connected"
+ACCOUNT_2 = "acct_2Connected"
+
+
+def live_key(
+    number: int,
+    user_id: str = "alice",
+    card_id: str = "ic_1",
+    stripe_account: str | None = None,
+    expires: int = NOW + 900,
+) -> LiveKey:
+    return LiveKey(f"ephkey_{number}", card_id, user_id, stripe_account, expires)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = float(NOW)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Ledgers:
+    """One kind of ledger, its async methods run on one loop for the test.
+
+    Memory ledgers run on a fake clock from ``NOW``; Redis ones on the Redis
+    server's real clock, so the tests take their times from `now`.
+    """
+
+    def __init__(self, kind: str, server: RedisServer | None) -> None:
+        self.kind = kind
+        self.clock = FakeClock()
+        self.loop = asyncio.new_event_loop() if kind.endswith("async") else None
+        self.client: redis.Redis | redis.asyncio.Redis | None = None
+        self.ledger: KeyLedger
+        if kind.startswith("memory"):
+            self.ledger = MemoryKeyLedger(clock=self.clock)
+        else:
+            assert server is not None
+            self.client = (
+                server.client() if self.loop is None else server.async_client()
+            )
+            self.ledger = RedisKeyLedger(self.client)
+
+    def now(self) -> int:
+        return NOW if self.kind.startswith("memory") else int(time.time())
+
+    def pass_time_until(self, moment: int) -> None:
+        """Let the clock reach *moment* (epoch seconds)."""
+        if self.kind.startswith("memory"):
+            self.clock.now = moment
+            return
+        while time.time() < moment + 0.01:
+            time.sleep(0.05)
+
+    def record(self, *keys: LiveKey) -> None:
+        for key in keys:
+            if self.loop is None:
+                self.ledger.record(key)
+            else:
+                self.loop.run_until_complete(self.ledger.arecord(key))
+
+    def for_user(self, user_id: str) -> list[LiveKey]:
+        if self.loop is None:
+            return self.ledger.keys_for_user(user_id)
+        return self.loop.run_until_complete(self.ledger.akeys_for_user(user_id))
+
+    def for_card(self, card_id: str) -> list[LiveKey]:
+        if self.loop is None:
+            return self.ledger.keys_for_card(card_id)
+        return self.loop.run_until_complete(self.ledger.akeys_for_card(card_id))
+
+    def forget(self, key: LiveKey) -> None:
+        if self.loop is None:
+            self.ledger.forget(key)
+        else:
+            self.loop.run_until_complete(self.ledger.aforget(key))
+
+    def close(self) -> None:
+        if isinstance(self.client, redis.Redis):
+            self.client.close()
+        if self.loop is not None:
+            if self.client is not None:
+                self.loop.run_until_complete(self.client.aclose())
+            self.loop.close()
+
+
+@pytest.fixture(params=["memory", "memory-async", "redis", "redis-async"])
+def ledgers(request: pytest.FixtureRequest) -> Iterator[Ledgers]:
+    server = None
+    if request.param.startswith("redis"):
+        server = request.getfixturevalue("redis_server")
+        request.getfixturevalue("redis_client")  # empties the server
+    made = Ledgers(request.param, server)
+    yield made
+    made.close()
+
+
+def keys_of_two_users_two_cards_two_accounts(expires: int) -> list[LiveKey]:
+    return [
+        live_key(1, "alice", "ic_1", ACCOUNT_1, expires),
+        live_key(2, "alice", "ic_2", ACCOUNT_2, expires + 1),
+        live_key(3, "bob", "ic_1", ACCOUNT_1, expires + 2),
+        live_key(4, "bob", "ic_3", None, expires + 3),
+    ]
+
+
+def test_keys_for_a_user_are_hers_on_every_card_and_account(ledgers: Ledgers) -> None:
+    keys = keys_of_two_users_two_cards_two_accounts(ledgers.now() + 900)
+    ledgers.record(*keys)
+
+    assert [keys[0], keys[1]] == ledgers.for_user("alice")
+
+
+def test_keys_for_a_card_are_every_user_s(ledgers: Ledgers) -> None:
+    keys = keys_of_two_users_two_cards_two_accounts(ledgers.now() + 900)
+    ledgers.record(*keys)
+
+    assert [keys[0], keys[2]] == ledgers.for_card("ic_1")
+
+
+def test_keys_come_soonest_to_expire_first(ledgers: Ledgers) -> None:
+    later = live_key(1, expires=ledgers.now() + 900)
+    sooner = live_key(2, expires=ledgers.now() + 60)
+    ledgers.record(later, sooner)
+
+    assert [sooner, later] == ledgers.for_user("alice")
+
+
+def test_nobody_has_no_keys(ledgers: Ledgers) -> None:
+    assert ([], []) == (ledgers.for_user("nobody"), ledgers.for_card("ic_none"))
+
+
+def test_a_key_recorded_after_it_expired_is_not_listed(ledgers: Ledgers) -> None:
+    ledgers.record(live_key(1, expires=ledgers.now() - 1))
+
+    assert ([], []) == (ledgers.for_user("alice"), ledgers.for_card("ic_1"))
+
+
+def test_a_key_leaves_when_it_expires(ledgers: Ledgers) -> None:
+    expires = ledgers.now() + 1
+    staying = live_key(2, expires=expires + 900)
+    ledgers.record(live_key(1, expires=expires), staying)
+
+    ledgers.pass_time_until(expires)
+
+    assert ([staying], [staying]) == (
+        ledgers.for_user("alice"),
+        ledgers.for_card("ic_1"),
+    )
+
+
+def test_a_forgotten_key_leaves_its_user_and_its_card(ledgers: Ledgers) -> None:
+    gone, kept = (
+        live_key(1, expires=ledgers.now() + 900),
+        live_key(2, card_id="ic_2", expires=ledgers.now() + 900),
+    )
+    ledgers.record(gone, kept)
+
+    ledgers.forget(gone)
+
+    assert ([kept], []) == (ledgers.for_user("alice"), ledgers.for_card("ic_1"))
+
+
+def test_forgetting_is_idempotent(ledgers: Ledgers) -> None:
+    key = live_key(1, expires=ledgers.now() + 900)
+    ledgers.record(key)
+
+    ledgers.forget(key)
+    ledgers.forget(key)
+    ledgers.forget(live_key(99, user_id="nobody", card_id="ic_none"))
+
+    assert [] == ledgers.for_user("alice")
+
+
+def test_a_user_id_and_a_card_id_never_share_a_set(ledgers: Ledgers) -> None:
+    key = live_key(1, user_id="ic_1", card_id="ic_2", expires=ledgers.now() + 900)
+    ledgers.record(key)
+
+    assert [] == ledgers.for_card("ic_1")
+
+
+# Memory
+
+
+def test_memory_holds_only_live_keys() -> None:
+    clock = FakeClock()
+    ledger = MemoryKeyLedger(clock=clock)
+    # A hundred keys a second for 100 s, each living ten seconds.
+    for number in range(10_000):
+        clock.now = NOW + number // 100
+        ledger.record(
+            live_key(
+                number, f"user-{number}", f"ic_{number}", None, int(clock.now) + 10
+            )
+        )
+
+    assert (1000, 1000, 1000, 1000) == (
+        len(ledger._keys),
+        len(ledger._by_user),
+        len(ledger._by_card),
+        len(ledger._expiries),
+    )
+
+
+def test_recording_a_key_again_replaces_it_and_its_expiry() -> None:
+    clock = FakeClock()
+    ledger = MemoryKeyLedger(clock=clock)
+    ledger.record(live_key(1, expires=NOW + 10))
+    ledger.record(live_key(1, user_id="bob", expires=NOW + 900))
+
+    clock.now = NOW + 10  # the first expiry passes; the key lives on as Bob's
+
+    assert ([], [live_key(1, user_id="bob", expires=NOW + 900)]) == (
+        ledger.keys_for_user("alice"),
+        ledger.keys_for_user("bob"),
+    )
+
+
+def test_the_memory_ledger_shows_its_size() -> None:
+    ledger = MemoryKeyLedger(clock=FakeClock())
+    ledger.record(live_key(1))
+
+    assert "MemoryKeyLedger(<1 keys>)" == repr(ledger)
+
+
+# Redis: what is stored, and failures
+
+
+def test_redis_holds_ids_accounts_and_expiries_only(redis_client: redis.Redis) -> None:
+    ledger = RedisKeyLedger(redis_client)
+    expires = int(time.time()) + 900
+    keys = keys_of_two_users_two_cards_two_accounts(expires)
+    for key in keys:
+        ledger.record(key)
+
+    names = sorted(name.decode() for name in redis_client.scan_iter())
+    members = {
+        member.decode() for name in names for member in redis_client.zrange(name, 0, -1)
+    }
+
+    assert 5 == len(names)  # alice, bob, ic_1, ic_2, ic_3
+    assert all(
+        re.fullmatch(r"issuing_elements:keys:(user|card):[0-9a-f]{64}", name)
+        for name in names
+    )
+    assert {
+        json.dumps(
+            {
+                "card_id": key.card_id,
+                "expires": key.expires,
+                "key_id": key.key_id,
+                "stripe_account": key.stripe_account,
+                "user_id": key.user_id,
+            },
+            separators=(",", ":"),
+        )
+        for key in keys
+    } == members
+    assert not re.search(r"ek_|ephkn_|sk_", "".join(names) + "".join(members))
+
+
+def test_each_redis_set_expires_with_its_last_key(redis_client: redis.Redis) -> None:
+    ledger = RedisKeyLedger(redis_client)
+    expires = int(time.time()) + 900
+    ledger.record(live_key(1, expires=expires - 300))
+    ledger.record(live_key(2, card_id="ic_2", expires=expires))
+
+    expiries = sorted(
+        redis_client.expiretime(name) for name in redis_client.scan_iter()
+    )
+
+    # ic_1's set, then ic_2's and alice's.
+    assert [expires - 300, expires, expires] == expiries
+
+
+def test_the_redis_ledger_prefix_places_its_keys(redis_client: redis.Redis) -> None:
+    RedisKeyLedger(redis_client, prefix="{app}:ledger:").record(
+        live_key(1, expires=int(time.time()) + 900)
+    )
+
+    assert all(name.startswith(b"{app}:ledger:") for name in redis_client.scan_iter())
+
+
+def test_a_redis_ledger_needs_a_prefix(redis_client: redis.Redis) -> None:
+    with pytest.raises(ConfigurationError, match="prefix must be a non-empty str"):
+        RedisKeyLedger(redis_client, prefix="")
+
+
+def test_the_redis_ledger_shows_its_prefix(redis_client: redis.Redis) -> None:
+    assert "RedisKeyLedger(prefix='issuing_elements:keys:')" == repr(
+        RedisKeyLedger(redis_client)
+    )
+
+
+def test_a_redis_ledger_reads_a_client_that_decodes(redis_server: RedisServer) -> None:
+    key = live_key(1, expires=int(time.time()) + 900)
+    with redis.Redis(port=redis_server.port, decode_responses=True) as client:
+        ledger = RedisKeyLedger(client, prefix="decoding:")
+        ledger.record(key)
+
+        assert [key] == ledger.keys_for_card("ic_1")
+
+
+@pytest.mark.parametrize(
+    "method", ["record", "keys_for_user", "keys_for_card", "forget"]
+)
+def test_the_sync_methods_refuse_an_asyncio_client(
+    redis_server: RedisServer, method: str
+) -> None:
+    argument = {"keys_for_user": "alice", "keys_for_card": "ic_1"}.get(
+        method, live_key(1)
+    )
+
+    async def call() -> None:
+        async with redis_server.async_client() as client:
+            getattr(RedisKeyLedger(client), method)(argument)
+
+    with pytest.raises(ConfigurationError, match=rf"await RedisKeyLedger\.a{method}"):
+        asyncio.run(call())
+
+
+@pytest.mark.parametrize(
+    "method", ["record", "keys_for_user", "keys_for_card", "forget"]
+)
+def test_the_async_methods_refuse_a_blocking_client(
+    redis_client: redis.Redis, method: str
+) -> None:
+    argument = {"keys_for_user": "alice", "keys_for_card": "ic_1"}.get(
+        method, live_key(1)
+    )
+    ledger = RedisKeyLedger(redis_client)
+
+    with pytest.raises(ConfigurationError, match=rf"call RedisKeyLedger\.{method}"):
+        asyncio.run(getattr(ledger, f"a{method}")(argument))
+
+
+def test_a_stopped_redis_fails_every_ledger_call(redis_to_stop: RedisServer) -> None:
+    key = live_key(1, expires=int(time.time()) + 900)
+    calls = {
+        "record": lambda ledger: ledger.record(key),
+        "keys_for_user": lambda ledger: ledger.keys_for_user("alice"),
+        "keys_for_card": lambda ledger: ledger.keys_for_card("ic_1"),
+        "forget": lambda ledger: ledger.forget(key),
+    }
+    failed = []
+    with redis_to_stop.client() as client:
+        ledger = RedisKeyLedger(client)
+        ledger.record(key)
+        redis_to_stop.stop()
+        for name, call in calls.items():
+            with pytest.raises(ServiceUnavailableError) as raised:
+                call(ledger)
+            failed.append((name, raised.value.status, raised.value.code))
+
+    assert [(name, 503, "service_unavailable") for name in calls] == failed
+
+
+async def outcome(call: Awaitable[object]) -> str:
+    try:
+        await call
+    except ServiceUnavailableError as error:
+        return error.code
+    return "answered"
+
+
+def test_a_stopped_redis_fails_the_async_ledger(redis_to_stop: RedisServer) -> None:
+    key = live_key(1, expires=int(time.time()) + 900)
+
+    async def after_stopping() -> list[str]:
+        async with redis_to_stop.async_client() as client:
+            ledger = RedisKeyLedger(client)
+            await ledger.arecord(key)
+            redis_to_stop.stop()
+            return [
+                await outcome(ledger.arecord(key)),
+                await outcome(ledger.akeys_for_user("alice")),
+                await outcome(ledger.akeys_for_card("ic_1")),
+                await outcome(ledger.aforget(key)),
+            ]
+
+    assert ["service_unavailable"] * 4 == asyncio.run(after_stopping())
+
+
+def test_a_redis_ledger_needs_a_redis_client() -> None:
+    with pytest.raises(ConfigurationError, match=r"needs a redis\.Redis .* not str"):
+        RedisKeyLedger("redis://127.0.0.1:6379")  # type: ignore[arg-type]  # on purpose

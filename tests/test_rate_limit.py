@@ -1,0 +1,536 @@
+"""Rate limits per user and per card, in memory and in a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from issuing_elements import (
+    MemoryRateLimiter,
+    RateLimit,
+    RateLimiter,
+    RedisRateLimiter,
+)
+from issuing_elements.exceptions import ConfigurationError, ServiceUnavailableError
+from redis_server import RedisServer
+
+Hit = Callable[[str, str], "float | None"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Limiters:
+    """Builds one kind of limiter and calls it as a plain ``hit(user, card)``.
+
+    The async kinds run every ``ahit`` on one event loop that lives as long as
+    the test, as an application's would; the Redis kinds let real time pass.
+    """
+
+    def __init__(self, kind: str, server: RedisServer | None) -> None:
+        self.kind = kind
+        self.server = server
+        self.clock = FakeClock()
+        self.loop = asyncio.new_event_loop() if kind.endswith("async") else None
+        self.async_clients: list[redis.asyncio.Redis] = []
+        self.clients: list[redis.Redis] = []
+
+    def make(
+        self, *, per_user: RateLimit | None = None, per_card: RateLimit | None = None
+    ) -> Hit:
+        limiter: RateLimiter
+        if self.kind.startswith("memory"):
+            limiter = MemoryRateLimiter(
+                per_user=per_user, per_card=per_card, clock=self.clock
+            )
+        else:
+            assert self.server is not None
+            limiter = RedisRateLimiter(
+                self._client(), per_user=per_user, per_card=per_card
+            )
+        loop = self.loop
+        if loop is None:
+            return limiter.hit
+        return lambda user, card: loop.run_until_complete(limiter.ahit(user, card))
+
+    def _client(self) -> redis.Redis | redis.asyncio.Redis:
+        assert self.server is not None
+        if self.loop is None:
+            client = self.server.client()
+            self.clients.append(client)
+            return client
+        async_client = self.server.async_client()
+        self.async_clients.append(async_client)
+        return async_client
+
+    def wait(self, seconds: float) -> None:
+        if self.kind.startswith("memory"):
+            self.clock.now += seconds
+        else:
+            time.sleep(seconds)
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        if self.loop is not None:
+            for async_client in self.async_clients:
+                self.loop.run_until_complete(async_client.aclose())
+            self.loop.close()
+
+
+KINDS = ["memory", "memory-async", "redis", "redis-async"]
+
+
+@pytest.fixture(params=KINDS)
+def limiters(request: pytest.FixtureRequest) -> Iterator[Limiters]:
+    server = None
+    if request.param.startswith("redis"):
+        server = request.getfixturevalue("redis_server")
+        request.getfixturevalue("redis_client")  # empties the server
+    made = Limiters(request.param, server)
+    yield made
+    made.close()
+
+
+def allowed(hit: Hit, *pairs: tuple[str, str]) -> list[bool]:
+    return [hit(user, card) is None for user, card in pairs]
+
+
+def test_the_user_limit_counts_across_cards(limiters: Limiters) -> None:
+    hit = limiters.make(per_user=RateLimit(3, 60))
+
+    outcomes = allowed(
+        hit, ("alice", "ic_1"), ("alice", "ic_2"), ("alice", "ic_3"), ("alice", "ic_4")
+    )
+
+    assert [True, True, True, False] == outcomes
+
+
+def test_the_user_limit_leaves_other_users_alone(limiters: Limiters) -> None:
+    hit = limiters.make(per_user=RateLimit(1, 60))
+
+    outcomes = allowed(hit, ("alice", "ic_1"), ("alice", "ic_1"), ("bob", "ic_1"))
+
+    assert [True, False, True] == outcomes
+
+
+def test_the_card_limit_counts_across_users(limiters: Limiters) -> None:
+    hit = limiters.make(per_card=RateLimit(2, 60))
+
+    outcomes = allowed(
+        hit, ("alice", "ic_1"), ("bob", "ic_1"), ("carol", "ic_1"), ("carol", "ic_2")
+    )
+
+    assert [True, True, False, True] == outcomes
+
+
+def test_one_request_counts_for_its_user_and_its_card(limiters: Limiters) -> None:
+    hit = limiters.make(per_user=RateLimit(2, 60), per_card=RateLimit(2, 60))
+
+    # Alice fills ic_1; then her next request, on a fresh card, is her third.
+    outcomes = allowed(
+        hit, ("alice", "ic_1"), ("alice", "ic_1"), ("bob", "ic_1"), ("alice", "ic_2")
+    )
+
+    assert [True, True, False, False] == outcomes
+
+
+def test_a_refused_request_counts_for_neither_limit(limiters: Limiters) -> None:
+    hit = limiters.make(per_user=RateLimit(2, 60), per_card=RateLimit(1, 60))
+
+    # The card refuses Alice's second request, which so leaves her one more.
+    outcomes = allowed(
+        hit, ("alice", "ic_1"), ("alice", "ic_1"), ("alice", "ic_2"), ("alice", "ic_3")
+    )
+
+    assert [True, False, True, False] == outcomes
+
+
+def test_a_user_id_and_a_card_id_never_share_a_count(limiters: Limiters) -> None:
+    hit = limiters.make(per_user=RateLimit(1, 60), per_card=RateLimit(1, 60))
+
+    outcomes = allowed(hit, ("ic_1", "ic_2"), ("ic_2", "ic_1"))
+
+    assert [True, True] == outcomes
+
+
+def test_a_refusal_says_when_the_oldest_slot_frees(limiters: Limiters) -> None:
+    hit = limiters.make(per_user=RateLimit(2, 60))
+    hit("alice", "ic_1")
+    hit("alice", "ic_1")
+
+    retry_after = hit("alice", "ic_1")
+
+    assert retry_after is not None
+    assert 59 < retry_after <= 60
+
+
+def test_a_slot_frees_when_the_window_passes(limiters: Limiters) -> None:
+    hit = limiters.make(per_user=RateLimit(2, 0.3))
+    hit("alice", "ic_1")
+    hit("alice", "ic_1")
+    refused = hit("alice", "ic_1")
+
+    limiters.wait(0.35)
+
+    assert (True, True) == (refused is not None, hit("alice", "ic_1") is None)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def test_the_window_slides_from_each_request(clock: FakeClock) -> None:
+    limiter = MemoryRateLimiter(per_user=RateLimit(2, 10), clock=clock)
+    limiter.hit("alice", "ic_1")
+    clock.now += 9
+    limiter.hit("alice", "ic_1")
+    clock.now += 1
+
+    # The first request has left the window, the second not: one slot, then 9 s.
+    assert [None, 9.0] == [limiter.hit("alice", "ic_1"), limiter.hit("alice", "ic_1")]
+
+
+def test_the_retry_after_is_exact_in_memory(clock: FakeClock) -> None:
+    limiter = MemoryRateLimiter(
+        per_user=RateLimit(1, 60), per_card=RateLimit(1, 30), clock=clock
+    )
+    limiter.hit("alice", "ic_1")
+    clock.now += 10
+
+    # Both limits refuse; the request may come back when both allow it.
+    assert 50.0 == limiter.hit("alice", "ic_1")
+
+
+# Memory stays bounded
+
+
+def test_memory_holds_only_the_users_of_the_last_window(clock: FakeClock) -> None:
+    limiter = MemoryRateLimiter(per_user=RateLimit(10, 1.0), clock=clock)
+    sizes = set()
+    for number in range(200_000):
+        clock.now += 2**-10  # exact in binary: 1024 requests a window
+        limiter.hit(f"user-{number}", "ic_1")
+        if number >= 1024 and number % 1000 == 0:
+            sizes.add(limiter._sizes())
+
+    assert {(1024, 0)} == sizes
+
+
+# The full million (and the memory it takes) is benchmarks/rate_limiter_memory.py.
+def test_memory_stays_under_its_cap_when_all_users_come_in_one_window(
+    clock: FakeClock,
+) -> None:
+    limiter = MemoryRateLimiter(per_card=RateLimit(1, 60), clock=clock)
+    for number in range(250_000):
+        limiter.hit("alice", f"ic_{number}")
+
+    assert (0, 100_000) == limiter._sizes()
+
+
+def test_the_cap_forgets_the_least_recently_allowed_key(clock: FakeClock) -> None:
+    limiter = MemoryRateLimiter(per_user=RateLimit(1, 60), clock=clock, max_keys=2)
+    limiter.hit("alice", "ic_1")
+    limiter.hit("bob", "ic_1")
+    limiter.hit("carol", "ic_1")
+
+    assert [None, 60.0] == [limiter.hit("alice", "ic_1"), limiter.hit("carol", "ic_1")]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ((0, 60), "RateLimit.limit must be an int >= 1, not 0"),
+        ((True, 60), "RateLimit.limit must be an int >= 1, not True"),
+        ((2.5, 60), "RateLimit.limit must be an int >= 1, not 2.5"),
+        ((1, 0), "RateLimit.window_seconds must be a finite number > 0, not 0"),
+        ((1, -1.0), "RateLimit.window_seconds must be a finite number > 0, not -1.0"),
+        ((1, float("inf")), "must be a finite number > 0, not inf"),
+        ((1, "60"), "must be a finite number > 0, not '60'"),
+    ],
+)
+def test_a_rate_limit_refuses_values_out_of_range(
+    arguments: tuple[object, object], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        RateLimit(*arguments)  # type: ignore[arg-type]  # wrong on purpose
+
+
+def test_a_memory_limiter_needs_a_limit() -> None:
+    with pytest.raises(ConfigurationError, match="per_user=RateLimit"):
+        MemoryRateLimiter()
+
+
+def test_a_limit_must_be_a_rate_limit() -> None:
+    with pytest.raises(ConfigurationError, match="per_card must be a RateLimit"):
+        MemoryRateLimiter(per_card=10)  # type: ignore[arg-type]  # wrong on purpose
+
+
+def test_a_memory_limiter_needs_room_for_a_key() -> None:
+    with pytest.raises(ConfigurationError, match="max_keys must be an int >= 1"):
+        MemoryRateLimiter(per_user=RateLimit(1, 1), max_keys=0)
+
+
+def test_a_redis_limiter_needs_a_limit(redis_client: redis.Redis) -> None:
+    with pytest.raises(ConfigurationError, match="per_user=RateLimit"):
+        RedisRateLimiter(redis_client)
+
+
+def test_a_redis_limiter_needs_a_redis_client() -> None:
+    with pytest.raises(ConfigurationError, match=r"needs a redis\.Redis .* not str"):
+        RedisRateLimiter("redis://127.0.0.1:6379", per_user=RateLimit(1, 1))  # type: ignore[arg-type]  # on purpose
+
+
+def test_a_redis_limiter_needs_a_prefix(redis_client: redis.Redis) -> None:
+    with pytest.raises(ConfigurationError, match="prefix must be a non-empty str"):
+        RedisRateLimiter(redis_client, per_user=RateLimit(1, 1), prefix="")
+
+
+def test_the_limiters_show_their_limits(redis_client: redis.Redis) -> None:
+    per_user = RateLimit(5, 60)
+    shown = "per_user=RateLimit(limit=5, window_seconds=60), per_card=None"
+
+    assert [
+        f"MemoryRateLimiter({shown})",
+        f"RedisRateLimiter({shown}, prefix='issuing_elements:rate:', fail_open=False)",
+    ] == [
+        repr(MemoryRateLimiter(per_user=per_user)),
+        repr(RedisRateLimiter(redis_client, per_user=per_user)),
+    ]
+
+
+# Redis: what is stored, and for how long
+
+
+def test_redis_keys_hash_the_ids_and_expire_with_the_window(
+    redis_client: redis.Redis,
+) -> None:
+    limiter = RedisRateLimiter(
+        redis_client, per_user=RateLimit(5, 60), per_card=RateLimit(5, 30)
+    )
+    limiter.hit("alice@example.com", "ic_1")
+
+    stored = {
+        key.decode(): (redis_client.llen(key), redis_client.pttl(key))
+        for key in redis_client.scan_iter()
+    }
+
+    assert [
+        "issuing_elements:rate:c:<sha256>",
+        "issuing_elements:rate:u:<sha256>",
+    ] == sorted(re.sub("[0-9a-f]{64}$", "<sha256>", key) for key in stored)
+    pttls = sorted(pttl for _, pttl in stored.values())
+    assert 29_000 < pttls[0] <= 30_000
+    assert 59_000 < pttls[1] <= 60_000
+
+
+def test_a_redis_log_keeps_at_most_limit_timestamps(redis_client: redis.Redis) -> None:
+    limiter = RedisRateLimiter(redis_client, per_user=RateLimit(3, 0.5))
+    outcomes = []
+    for _ in range(5):
+        # From the fourth on, each request frees the oldest slot: 0.6 s > 0.5 s.
+        outcomes.append(limiter.hit("alice", "ic_1"))
+        time.sleep(0.2)
+
+    (key,) = redis_client.scan_iter()
+
+    assert ([None] * 5, 3) == (outcomes, redis_client.llen(key))
+
+
+def test_the_redis_limiter_prefix_places_its_keys(redis_client: redis.Redis) -> None:
+    RedisRateLimiter(
+        redis_client, per_user=RateLimit(1, 60), prefix="{app}:limits:"
+    ).hit("alice", "ic_1")
+
+    (key,) = redis_client.scan_iter()
+
+    assert key.startswith(b"{app}:limits:u:")
+
+
+def test_hit_refuses_an_asyncio_client(redis_server: RedisServer) -> None:
+    async def call_hit() -> None:
+        async with redis_server.async_client() as client:
+            RedisRateLimiter(client, per_user=RateLimit(1, 1)).hit("alice", "ic_1")
+
+    with pytest.raises(ConfigurationError, match=r"await RedisRateLimiter\.ahit"):
+        asyncio.run(call_hit())
+
+
+def test_ahit_refuses_a_blocking_client(redis_client: redis.Redis) -> None:
+    limiter = RedisRateLimiter(redis_client, per_user=RateLimit(1, 1))
+
+    with pytest.raises(ConfigurationError, match=r"call RedisRateLimiter\.hit"):
+        asyncio.run(limiter.ahit("alice", "ic_1"))
+
+
+# Redis down
+
+
+def test_a_stopped_redis_fails_closed(redis_to_stop: RedisServer) -> None:
+    with redis_to_stop.client() as client:
+        limiter = RedisRateLimiter(client, per_user=RateLimit(5, 60))
+        limiter.hit("alice", "ic_1")
+        redis_to_stop.stop()
+
+        with pytest.raises(ServiceUnavailableError) as raised:
+            limiter.hit("alice", "ic_1")
+
+    assert (503, "service_unavailable") == (raised.value.status, raised.value.code)
+
+
+def test_a_stopped_redis_fails_closed_for_ahit(redis_to_stop: RedisServer) -> None:
+    async def after_stopping() -> float | None:
+        async with redis_to_stop.async_client() as client:
+            limiter = RedisRateLimiter(client, per_user=RateLimit(5, 60))
+            await limiter.ahit("alice", "ic_1")
+            redis_to_stop.stop()
+            return await limiter.ahit("alice", "ic_1")
+
+    with pytest.raises(ServiceUnavailableError):
+        asyncio.run(after_stopping())
+
+
+def test_fail_open_allows_and_warns_when_redis_is_down(
+    redis_to_stop: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with redis_to_stop.client() as client:
+        limiter = RedisRateLimiter(client, per_user=RateLimit(1, 60), fail_open=True)
+        limiter.hit("alice", "ic_1")
+        redis_to_stop.stop()
+
+        outcome = limiter.hit("alice", "ic_1")
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert None is outcome
+    assert 1 == len(warnings)
+    assert "allowing the request (fail_open=True)" in warnings[0]
+
+
+def test_fail_open_allows_ahit_when_redis_is_down(redis_to_stop: RedisServer) -> None:
+    async def after_stopping() -> float | None:
+        async with redis_to_stop.async_client() as client:
+            limiter = RedisRateLimiter(
+                client, per_user=RateLimit(1, 60), fail_open=True
+            )
+            await limiter.ahit("alice", "ic_1")
+            redis_to_stop.stop()
+            return await limiter.ahit("alice", "ic_1")
+
+    assert None is asyncio.run(after_stopping())
+
+
+# Concurrency: threads in one process, and processes sharing one Redis
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_threads_together_never_exceed_the_limit(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    limiter: RateLimiter
+    if kind == "memory":
+        limiter = MemoryRateLimiter(per_user=RateLimit(100, 60))
+    else:
+        limiter = RedisRateLimiter(
+            request.getfixturevalue("redis_client"), per_user=RateLimit(100, 60)
+        )
+    start = threading.Barrier(8)
+    allowed_counts: list[int] = []
+
+    def hammer() -> None:
+        start.wait()
+        count = sum(limiter.hit("alice", "ic_1") is None for _ in range(100))
+        allowed_counts.append(count)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert (8, 100) == (len(allowed_counts), sum(allowed_counts))
+
+
+HAMMER = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    import redis, redis.asyncio
+    from issuing_elements import RateLimit, RedisRateLimiter
+
+    port, attempts, limit, flavour = map(str, sys.argv[1:5])
+    attempts, limit = int(attempts), int(limit)
+    rate = RateLimit(limit, 60)
+
+    def start_together(client):
+        client.incr("hammer:ready")
+        while int(client.get("hammer:ready")) < 2:
+            time.sleep(0.001)
+
+    with redis.Redis(port=int(port)) as client:
+        start_together(client)
+        if flavour == "sync":
+            limiter = RedisRateLimiter(client, per_user=rate, prefix="hammer:")
+            allowed = sum(limiter.hit("alice", "ic_1") is None for _ in range(attempts))
+
+    async def hammer():
+        async with redis.asyncio.Redis(port=int(port)) as client:
+            limiter = RedisRateLimiter(client, per_user=rate, prefix="hammer:")
+            return sum([await limiter.ahit("alice", "ic_1") is None
+                        for _ in range(attempts)])
+
+    if flavour == "async":
+        allowed = asyncio.run(hammer())
+    print(allowed)
+    """
+)
+
+
+def test_two_processes_sharing_redis_never_exceed_the_limit(
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+    record_property: Callable[[str, object], None],
+) -> None:
+    attempts, limit = 600, 100
+    processes = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [
+                sys.executable,
+                "-c",
+                HAMMER,
+                str(redis_server.port),
+                str(attempts),
+                str(limit),
+                flavour,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for flavour in ("sync", "async")
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    counts = [int(output) for output in outputs]
+
+    figure = (
+        f"two processes (sync and async) sharing one redis-server: "
+        f"{sum(counts)} allowed ({counts[0]} + {counts[1]}) of {2 * attempts} "
+        f"attempts, limit {limit}"
+    )
+    record_property("two_processes", figure)
+    print(figure)  # noqa: T201 - the figure the docs quote
+    assert [0, 0] == [process.returncode for process in processes]
+    assert limit == sum(counts)
