@@ -505,7 +505,8 @@ def test_two_processes_sharing_redis_never_exceed_the_limit(
     redis_client: redis.Redis,
     record_property: Callable[[str, object], None],
 ) -> None:
-    attempts, limit = 600, 100
+    # As many slots as one process tries: both must share them to fill them.
+    attempts, limit = 600, 600
     processes = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and script
             [
