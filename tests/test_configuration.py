@@ -156,3 +156,40 @@ def test_stripe_console_debug_logging_stops_issuing(
 
     with pytest.raises(ServerMisconfiguredError, match="console debug"):
         issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+
+def test_a_client_with_its_own_stripe_account_is_refused() -> None:
+    client = stripe.StripeClient("sk_test_fake_connected", stripe_account=ACCOUNT)
+
+    with pytest.raises(ConfigurationError, match="stripe_account of its own"):
+        EphemeralKeyIssuer(client, allow)
+
+
+def test_max_body_bytes_is_read_from_the_issuer(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, allow, max_body_bytes=1000)
+
+    assert 1000 == issuer.max_body_bytes
+
+
+def test_the_readmes_plain_client_makes_an_issuer() -> None:
+    issuer = EphemeralKeyIssuer(stripe.StripeClient("sk_test_fake_readme"), allow)
+
+    assert 10.0 == issuer.deadline
+
+
+@pytest.mark.parametrize("deadline", [0.3, 1, 300])
+def test_accepted_deadlines(stripe_client: stripe.StripeClient, deadline: Any) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, allow, deadline=deadline)
+
+    assert float(deadline) == issuer.deadline
+
+
+@pytest.mark.parametrize(
+    "deadline",
+    [0, -1, -0.5, True, False, 300.5, float("nan"), float("inf"), "10", None],
+)
+def test_refused_deadlines(stripe_client: stripe.StripeClient, deadline: Any) -> None:
+    with pytest.raises(ConfigurationError, match="deadline"):
+        EphemeralKeyIssuer(stripe_client, allow, deadline=deadline)
