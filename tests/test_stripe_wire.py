@@ -346,8 +346,11 @@ def test_a_key_for_another_card_is_logged(
         issuer.issue("alice", card_id=CARD, nonce=NONCE)
 
     assert [
-        "Stripe answered the ephemeral key request for card ic_1FakeCard with a "
-        "key that is not for the card asked for (request id req_fake7); refusing it."
+        (
+            "Stripe answered the ephemeral key request for card ic_1FakeCard with a "
+            "key that is not for the card asked for (request id req_fake7); "
+            "refusing it."
+        )
     ] == [
         record.getMessage()
         for record in caplog.records

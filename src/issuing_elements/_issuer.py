@@ -300,9 +300,11 @@ class EphemeralKeyIssuer(Generic[UserT]):
         try:
             trail = _Trail.of(headers, client_ip)
 
-            def read() -> KeyRequest:
+            def admit() -> None:
                 check_origin(trail.headers, self._allowed_origins)
                 _check_authenticated(user)
+
+            def read() -> KeyRequest:
                 return parse_key_request(
                     body, content_type, max_body_bytes=self._max_body_bytes
                 )
@@ -310,32 +312,41 @@ class EphemeralKeyIssuer(Generic[UserT]):
             def respond(key: IssuedKey) -> HttpResponse:
                 return key_response(key, self._page_fields(user, key))
 
-            return (yield from self._exchange(user, read, respond, trail))
+            return (yield from self._exchange(user, admit, read, respond, trail))
         except IssuingElementsError as error:
             return error_response(error)
         except Exception as error:  # noqa: BLE001 - every outcome is a response
             return error_response(_unexpected(error))
 
     def _issue(self, user: UserT | None, card_id: str, nonce: str) -> Flow[IssuedKey]:
-        def read() -> KeyRequest:
+        def admit() -> None:
             _check_authenticated(user)
+
+        def read() -> KeyRequest:
             return check_ids(card_id, nonce)
 
-        return (yield from self._exchange(user, read, _same, _Trail()))
+        return (yield from self._exchange(user, admit, read, _same, _Trail()))
 
     def _exchange(
         self,
         user: UserT | None,
+        admit: Callable[[], None],
         read: Callable[[], KeyRequest],
         finish: Callable[[IssuedKey], R],
         trail: _Trail,
     ) -> Flow[R]:
-        """Request in, decide, Stripe, response out; audited, fail closed."""
+        """Request in, decide, Stripe, response out; audited, fail closed.
+
+        *admit* refuses a request before anything is read (origin,
+        authentication); from then on the audit event names the user, even
+        when *read* finds the request malformed.
+        """
         key: IssuedKey | None = None
         try:
+            admit()
+            trail.user_id = user_id = self._user_id_of(user)
             request = read()
             trail.card_id = request.card_id
-            trail.user_id = user_id = self._user_id_of(user)
             yield from self._count(user_id, request.card_id)
             grant = yield from self._decide(user, request)
             trail.stripe_account = grant.stripe_account
@@ -347,7 +358,11 @@ class EphemeralKeyIssuer(Generic[UserT]):
             failure = _as_outcome(error)
             if key is not None:
                 yield from self._revoke_orphan(key, trail)
-            self._audit_quietly(trail.event("issue", failure, str(failure), key))
+            try:
+                self._audit(trail.event("issue", failure, str(failure), key))
+            except ServerMisconfiguredError as unrecorded:
+                # A refusal the trail cannot record fails closed too (500).
+                failure = unrecorded
             raise failure from None
         return result
 
