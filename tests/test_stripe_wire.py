@@ -358,10 +358,25 @@ def test_a_key_for_another_card_is_logged(
     ]
 
 
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        pytest.param({"secret": None}, id="no secret"),
+        pytest.param(
+            {"associated_objects": [{"id": OTHER_CARD, "type": "issuing.card"}]},
+            id="another card",
+        ),
+    ],
+)
 def test_a_rejected_key_object_keeps_stripes_request_id(
-    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str], wrong: dict[str, object]
 ) -> None:
-    stripe_answers_a_wrong_key(httpserver, WRONG_KEYS[0].values[0])
+    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
+        key_object(**wrong), headers={"Request-Id": "req_fake7"}
+    )
+    httpserver.expect_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_json(key_object(secret=None))
 
     with pytest.raises(ServerMisconfiguredError) as raised:
         issuer.issue("alice", card_id=CARD, nonce=NONCE)
