@@ -616,3 +616,55 @@ def test_a_failed_revocation_is_audited(
         (event.action, event.outcome, event.key_id, event.stripe_request_id)
         for event in events
     ]
+
+
+def test_without_user_id_an_opaque_user_is_audited_as_none(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    events: list[AuditEvent] = []
+    issuer: EphemeralKeyIssuer[User] = EphemeralKeyIssuer(
+        stripe_client, lambda _user, _request: False, audit=events.append
+    )
+
+    issuer.handle(User("alice"), body=BODY, content_type=JSON)
+
+    assert [("card_not_found", None)] == [
+        (event.outcome, event.user_id) for event in events
+    ]
+
+
+def test_an_orphan_that_cannot_be_revoked_leaves_no_revoked_event(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
+        key_object(associated_objects=[])
+    )
+    httpserver.expect_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_response(STRIPE_DOWN)
+    issuer, events = make_issuer(stripe_client)
+
+    issuer.handle("alice", body=BODY, content_type=JSON)
+
+    assert [("issue", "server_misconfigured", KEY_ID)] == [
+        (event.action, event.outcome, event.key_id) for event in events
+    ]
+
+
+def test_a_revoked_orphan_is_audited_as_revoked(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
+        key_object(associated_objects=[])
+    )
+    httpserver.expect_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_json(key_object(secret=None))
+    issuer, events = make_issuer(stripe_client)
+
+    issuer.handle("alice", body=BODY, content_type=JSON)
+
+    assert [
+        ("revoke", "revoked", KEY_ID),
+        ("issue", "server_misconfigured", KEY_ID),
+    ] == [(event.action, event.outcome, event.key_id) for event in events]

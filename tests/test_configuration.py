@@ -193,3 +193,16 @@ def test_accepted_deadlines(stripe_client: stripe.StripeClient, deadline: Any) -
 def test_refused_deadlines(stripe_client: stripe.StripeClient, deadline: Any) -> None:
     with pytest.raises(ConfigurationError, match="deadline"):
         EphemeralKeyIssuer(stripe_client, allow, deadline=deadline)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("audit", None), ("audit", "log"), ("user_id", 42)],
+)
+def test_callbacks_are_checked(
+    stripe_client: stripe.StripeClient, option: str, value: object
+) -> None:
+    options: dict[str, Any] = {option: value}
+
+    with pytest.raises(ConfigurationError, match=option):
+        EphemeralKeyIssuer(stripe_client, allow, **options)

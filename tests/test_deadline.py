@@ -265,3 +265,26 @@ def test_a_key_that_arrives_in_time_is_not_revoked(
         response.status,
         [request.method for request, _ in httpserver.log],
     )
+
+
+@pytest.mark.usefixtures("stripe_answers_late")
+def test_a_key_issued_after_the_caller_went_away_is_revoked(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    stripe_http: stripe.HTTPXClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, owner_of({CARD: Grant()}), deadline=5)
+
+    async def hang_up() -> list[str]:
+        # An ASGI server cancels the request's task when the browser leaves.
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                issuer.aissue("alice", card_id=CARD, nonce=NONCE), DEADLINE / 2
+            )
+        end = time.monotonic() + 5
+        while _late_tasks and time.monotonic() < end:  # noqa: ASYNC110 - a set of tasks, no event
+            await asyncio.sleep(0.02)
+        await stripe_http.close_async()  # type: ignore[no-untyped-call]  # untyped
+        return deletes(httpserver)
+
+    assert [f"/v1/ephemeral_keys/{KEY_ID}"] == asyncio.run(hang_up())

@@ -203,3 +203,40 @@ def test_fake_stripe_holds_no_live_key_after_a_500(
         len(fake.keys),
         [key.id for key in fake.keys if not key.revoked],
     )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(["Origin", "https://app.example.com"], id="a list"),
+        pytest.param("Origin: x", id="a string"),
+    ],
+)
+def test_headers_that_are_not_a_mapping_answer_500(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient, headers: Any
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, owner_of({CARD: True}))
+
+    response = issuer.handle("alice", body=BODY, content_type=JSON, headers=headers)
+
+    assert (500, SERVER_MISCONFIGURED, []) == (
+        response.status,
+        json.loads(response.body),
+        httpserver.log,
+    )
+
+
+def test_a_key_object_without_an_id_is_refused_and_nothing_is_revoked(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
+        key_object(id=None)
+    )
+    issuer = EphemeralKeyIssuer(stripe_client, owner_of({CARD: True}))
+
+    response = sync_handle(issuer)
+
+    assert (500, ["POST"]) == (
+        response.status,
+        [request.method for request, _ in httpserver.log],
+    )

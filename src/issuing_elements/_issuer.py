@@ -357,7 +357,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         except Exception as error:  # noqa: BLE001 - fail closed on anything
             failure = _as_outcome(error)
             if key is not None:
-                yield from self._revoke_orphan(key, trail)
+                yield from self._revoke_orphan(key.id, key.stripe_account, trail)
             try:
                 self._audit(trail.event("issue", failure, str(failure), key))
             except ServerMisconfiguredError as unrecorded:
@@ -441,8 +441,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
             # Stripe made a key, just not one this library can hand out.
             key_id = _stripe_api.key_id_of(response)
             if key_id is not None:
-                trail.key_id = key_id
-                yield from self._delete_quietly(key_id, account)
+                yield from self._revoke_orphan(key_id, account, trail)
             raise
 
     def _remember(self, user_id: str | None, key: IssuedKey) -> Flow[None]:
@@ -560,10 +559,13 @@ class EphemeralKeyIssuer(Generic[UserT]):
         logger.warning("Revoked key %s, which was issued but not handed out.", key_id)
         return True
 
-    def _revoke_orphan(self, key: IssuedKey, trail: _Trail) -> Flow[None]:
-        if (yield from self._delete_quietly(key.id, key.stripe_account)):
+    def _revoke_orphan(
+        self, key_id: str, stripe_account: str | None, trail: _Trail
+    ) -> Flow[None]:
+        trail.key_id = key_id
+        if (yield from self._delete_quietly(key_id, stripe_account)):
             self._audit_quietly(
-                trail.event("revoke", "revoked", "Issued but not handed out.", key)
+                trail.event("revoke", "revoked", "Issued but not handed out.")
             )
 
     def _revoke_late(self, response: object, stripe_account: str | None) -> None:
