@@ -166,3 +166,53 @@ def test_grant_never_echoes_a_secret_given_as_its_account() -> None:
         "stripe_account must be None or a connected account id (acct_...), "
         "not a str of 29 characters, shaped like a Stripe secret"
     ) == str(raised.value)
+
+
+def test_a_client_with_its_own_stripe_account_is_refused() -> None:
+    client = stripe.StripeClient("sk_test_fake_connected", stripe_account=ACCOUNT)
+
+    with pytest.raises(ConfigurationError, match="stripe_account of its own"):
+        EphemeralKeyIssuer(client, allow)
+
+
+def test_max_body_bytes_is_read_from_the_issuer(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, allow, max_body_bytes=1000)
+
+    assert 1000 == issuer.max_body_bytes
+
+
+def test_the_readmes_plain_client_makes_an_issuer() -> None:
+    issuer = EphemeralKeyIssuer(stripe.StripeClient("sk_test_fake_readme"), allow)
+
+    assert 10.0 == issuer.deadline
+
+
+@pytest.mark.parametrize("deadline", [0.3, 1, 300])
+def test_accepted_deadlines(stripe_client: stripe.StripeClient, deadline: Any) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, allow, deadline=deadline)
+
+    assert float(deadline) == issuer.deadline
+
+
+@pytest.mark.parametrize(
+    "deadline",
+    [0, -1, -0.5, True, False, 300.5, float("nan"), float("inf"), "10", None],
+)
+def test_refused_deadlines(stripe_client: stripe.StripeClient, deadline: Any) -> None:
+    with pytest.raises(ConfigurationError, match="deadline"):
+        EphemeralKeyIssuer(stripe_client, allow, deadline=deadline)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("audit", None), ("audit", "log"), ("user_id", 42)],
+)
+def test_callbacks_are_checked(
+    stripe_client: stripe.StripeClient, option: str, value: object
+) -> None:
+    options: dict[str, Any] = {option: value}
+
+    with pytest.raises(ConfigurationError, match=option):
+        EphemeralKeyIssuer(stripe_client, allow, **options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from urllib.parse import parse_qsl
 
 import pytest
@@ -11,6 +12,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from issuing_elements import EphemeralKeyIssuer, Grant, IssuedKey
+from issuing_elements.exceptions import InvalidRequestError, ServerMisconfiguredError
 from stripe_wire import (
     ACCOUNT,
     CARD,
@@ -18,8 +20,10 @@ from stripe_wire import (
     KEY_ID,
     KEY_SECRET,
     NONCE,
+    OTHER_CARD,
     key_object,
     owner_of,
+    stripe_error,
 )
 
 
@@ -242,3 +246,166 @@ def test_arevoke_deletes_the_key(
     asyncio.run(issuer.arevoke(KEY_ID, stripe_account=ACCOUNT))
 
     assert ACCOUNT == only_request(httpserver).headers["Stripe-Account"]
+
+
+# -- the account comes from the Grant only (issue 7, item 4) ------------------
+
+
+def test_a_plain_grant_sends_no_stripe_account_header(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, owner_of({CARD: Grant()}))
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert [] == only_request(httpserver).headers.getlist("Stripe-Account")
+
+
+def test_a_grant_account_is_the_only_stripe_account_header(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, owner_of({CARD: Grant(ACCOUNT)}))
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+
+    issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert [ACCOUNT] == only_request(httpserver).headers.getlist("Stripe-Account")
+
+
+# -- what Stripe answered is checked against what was asked (item 6) ----------
+
+WRONG_KEYS = [
+    pytest.param([{"id": OTHER_CARD, "type": "issuing.card"}], id="another card"),
+    pytest.param([], id="no associated object"),
+    pytest.param([{"id": "cus_1Fake", "type": "customer"}], id="no issuing.card"),
+    pytest.param(
+        [
+            {"id": CARD, "type": "issuing.card"},
+            {"id": OTHER_CARD, "type": "issuing.card"},
+        ],
+        id="two cards",
+    ),
+]
+
+
+def stripe_answers_a_wrong_key(httpserver: HTTPServer, associated: object) -> None:
+    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
+        key_object(associated_objects=associated), headers={"Request-Id": "req_fake7"}
+    )
+    httpserver.expect_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_json(key_object(secret=None))
+
+
+@pytest.mark.parametrize("associated", WRONG_KEYS)
+def test_a_key_for_another_card_answers_500(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str], associated: object
+) -> None:
+    stripe_answers_a_wrong_key(httpserver, associated)
+
+    response = issuer.handle(
+        "alice",
+        body=json.dumps({"card_id": CARD, "nonce": NONCE}).encode(),
+        content_type="application/json",
+    )
+
+    assert (500, "server_misconfigured") == (
+        response.status,
+        json.loads(response.body)["error"]["code"],
+    )
+
+
+@pytest.mark.parametrize("associated", WRONG_KEYS)
+def test_a_key_for_another_card_is_revoked(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str], associated: object
+) -> None:
+    stripe_answers_a_wrong_key(httpserver, associated)
+
+    with pytest.raises(ServerMisconfiguredError):
+        issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert [
+        ("POST", "/v1/ephemeral_keys"),
+        ("DELETE", f"/v1/ephemeral_keys/{KEY_ID}"),
+    ] == [(request.method, request.path) for request, _ in httpserver.log]
+
+
+def test_a_key_for_another_card_is_logged(
+    httpserver: HTTPServer,
+    issuer: EphemeralKeyIssuer[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stripe_answers_a_wrong_key(httpserver, WRONG_KEYS[0].values[0])
+
+    with pytest.raises(ServerMisconfiguredError):
+        issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert [
+        (
+            "Stripe answered the ephemeral key request for card ic_1FakeCard with a "
+            "key that is not for the card asked for (request id req_fake7); "
+            "refusing it."
+        )
+    ] == [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelname == "ERROR" and "Stripe answered" in record.getMessage()
+    ]
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        pytest.param({"secret": None}, id="no secret"),
+        pytest.param(
+            {"associated_objects": [{"id": OTHER_CARD, "type": "issuing.card"}]},
+            id="another card",
+        ),
+    ],
+)
+def test_a_rejected_key_object_keeps_stripes_request_id(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str], wrong: dict[str, object]
+) -> None:
+    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
+        key_object(**wrong), headers={"Request-Id": "req_fake7"}
+    )
+    httpserver.expect_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_json(key_object(secret=None))
+
+    with pytest.raises(ServerMisconfiguredError) as raised:
+        issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert "req_fake7" == raised.value.stripe_request_id
+
+
+def test_revoking_an_unknown_key_keeps_stripes_request_id_and_code(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_data(
+        stripe_error(
+            "invalid_request_error",
+            f"No such ephemeral key: '{KEY_ID}'",
+            code="resource_missing",
+            param="id",
+        ),
+        status=404,
+        headers={"Request-Id": "req_fake404"},
+        content_type="application/json",
+    )
+
+    with pytest.raises(InvalidRequestError) as raised:
+        issuer.revoke(KEY_ID)
+
+    assert ("req_fake404", "resource_missing", "key_id") == (
+        raised.value.stripe_request_id,
+        raised.value.stripe_code,
+        raised.value.field,
+    )

@@ -300,9 +300,11 @@ class EphemeralKeyIssuer(Generic[UserT]):
         try:
             trail = _Trail.of(headers, client_ip)
 
-            def read() -> KeyRequest:
+            def admit() -> None:
                 check_origin(trail.headers, self._allowed_origins)
                 _check_authenticated(user)
+
+            def read() -> KeyRequest:
                 return parse_key_request(
                     body, content_type, max_body_bytes=self._max_body_bytes
                 )
@@ -310,32 +312,41 @@ class EphemeralKeyIssuer(Generic[UserT]):
             def respond(key: IssuedKey) -> HttpResponse:
                 return key_response(key, self._page_fields(user, key))
 
-            return (yield from self._exchange(user, read, respond, trail))
+            return (yield from self._exchange(user, admit, read, respond, trail))
         except IssuingElementsError as error:
             return error_response(error)
         except Exception as error:  # noqa: BLE001 - every outcome is a response
             return error_response(_unexpected(error))
 
     def _issue(self, user: UserT | None, card_id: str, nonce: str) -> Flow[IssuedKey]:
-        def read() -> KeyRequest:
+        def admit() -> None:
             _check_authenticated(user)
+
+        def read() -> KeyRequest:
             return check_ids(card_id, nonce)
 
-        return (yield from self._exchange(user, read, _same, _Trail()))
+        return (yield from self._exchange(user, admit, read, _same, _Trail()))
 
     def _exchange(
         self,
         user: UserT | None,
+        admit: Callable[[], None],
         read: Callable[[], KeyRequest],
         finish: Callable[[IssuedKey], R],
         trail: _Trail,
     ) -> Flow[R]:
-        """Request in, decide, Stripe, response out; audited, fail closed."""
+        """Request in, decide, Stripe, response out; audited, fail closed.
+
+        *admit* refuses a request before anything is read (origin,
+        authentication); from then on the audit event names the user, even
+        when *read* finds the request malformed.
+        """
         key: IssuedKey | None = None
         try:
+            admit()
+            trail.user_id = user_id = self._user_id_of(user)
             request = read()
             trail.card_id = request.card_id
-            trail.user_id = user_id = self._user_id_of(user)
             yield from self._count(user_id, request.card_id)
             grant = yield from self._decide(user, request)
             trail.stripe_account = grant.stripe_account
@@ -346,8 +357,12 @@ class EphemeralKeyIssuer(Generic[UserT]):
         except Exception as error:  # noqa: BLE001 - fail closed on anything
             failure = _as_outcome(error)
             if key is not None:
-                yield from self._revoke_orphan(key, trail)
-            self._audit_quietly(trail.event("issue", failure, str(failure), key))
+                yield from self._revoke_orphan(key.id, key.stripe_account, trail)
+            try:
+                self._audit(trail.event("issue", failure, str(failure), key))
+            except ServerMisconfiguredError as unrecorded:
+                # A refusal the trail cannot record fails closed too (500).
+                failure = unrecorded
             raise failure from None
         return result
 
@@ -426,8 +441,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
             # Stripe made a key, just not one this library can hand out.
             key_id = _stripe_api.key_id_of(response)
             if key_id is not None:
-                trail.key_id = key_id
-                yield from self._delete_quietly(key_id, account)
+                yield from self._revoke_orphan(key_id, account, trail)
             raise
 
     def _remember(self, user_id: str | None, key: IssuedKey) -> Flow[None]:
@@ -545,10 +559,13 @@ class EphemeralKeyIssuer(Generic[UserT]):
         logger.warning("Revoked key %s, which was issued but not handed out.", key_id)
         return True
 
-    def _revoke_orphan(self, key: IssuedKey, trail: _Trail) -> Flow[None]:
-        if (yield from self._delete_quietly(key.id, key.stripe_account)):
+    def _revoke_orphan(
+        self, key_id: str, stripe_account: str | None, trail: _Trail
+    ) -> Flow[None]:
+        trail.key_id = key_id
+        if (yield from self._delete_quietly(key_id, stripe_account)):
             self._audit_quietly(
-                trail.event("revoke", "revoked", "Issued but not handed out.", key)
+                trail.event("revoke", "revoked", "Issued but not handed out.")
             )
 
     def _revoke_late(self, response: object, stripe_account: str | None) -> None:

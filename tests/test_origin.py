@@ -1,0 +1,236 @@
+"""Origin checks on the endpoint, and the Content-Security-Policy for the page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import stripe
+from pytest_httpserver import HTTPServer
+
+from issuing_elements import EphemeralKeyIssuer, HttpResponse
+from issuing_elements._origin import content_security_policy
+from issuing_elements.exceptions import ConfigurationError
+from stripe_wire import CARD, NONCE, key_object, owner_of
+
+JSON = "application/json"
+BODY = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
+APP = "https://app.example.com"
+
+
+@pytest.fixture
+def guarded(stripe_client: stripe.StripeClient) -> EphemeralKeyIssuer[str]:
+    return EphemeralKeyIssuer(
+        stripe_client,
+        owner_of({CARD: True}),
+        max_network_retries=0,
+        allowed_origins=(APP,),
+    )
+
+
+@pytest.fixture
+def stripe_issues(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/v1/ephemeral_keys").respond_with_json(key_object())
+
+
+def code_of(response: HttpResponse) -> tuple[int, str | None]:
+    document = json.loads(response.body)
+    return response.status, document.get("error", {}).get("code")
+
+
+@pytest.mark.usefixtures("stripe_issues")
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Origin": APP}, id="listed origin"),
+        pytest.param({"origin": "HTTPS://APP.EXAMPLE.COM"}, id="any case"),
+        pytest.param({"Sec-Fetch-Site": "same-origin"}, id="same-origin, no Origin"),
+        pytest.param({}, id="neither header"),
+        pytest.param(None, id="no headers given"),
+    ],
+)
+def test_allowed_requests_pass(
+    guarded: EphemeralKeyIssuer[str], headers: dict[str, str] | None
+) -> None:
+    response = guarded.handle("alice", body=BODY, content_type=JSON, headers=headers)
+
+    assert (200, None) == code_of(response)
+
+
+@pytest.mark.parametrize(
+    ("user", "body", "headers"),
+    [
+        pytest.param("alice", BODY, {"Origin": "https://evil.example"}, id="other"),
+        pytest.param(
+            "alice", BODY, {"ORIGIN": "https://app.example.com.evil"}, id="suffix"
+        ),
+        pytest.param("alice", BODY, {"Origin": "http://app.example.com"}, id="http"),
+        pytest.param("alice", BODY, {"Origin": "null"}, id="null"),
+        pytest.param(None, BODY, {"Origin": "https://evil.example"}, id="no user"),
+        pytest.param(
+            "alice", b"{", {"Origin": "https://evil.example"}, id="malformed body"
+        ),
+        pytest.param(
+            "alice", BODY, {"sec-fetch-site": "cross-site"}, id="cross-site, no Origin"
+        ),
+        pytest.param(
+            "alice",
+            BODY,
+            {"Sec-Fetch-Site": "Cross-Site"},
+            id="cross-site in any case",
+        ),
+    ],
+)
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["handle", "ahandle"])
+def test_forbidden_before_anything_else(
+    httpserver: HTTPServer,
+    guarded: EphemeralKeyIssuer[str],
+    user: str | None,
+    body: bytes,
+    headers: dict[str, str],
+    asynchronous: bool,
+) -> None:
+    if asynchronous:
+        response = asyncio.run(
+            guarded.ahandle(user, body=body, content_type=JSON, headers=headers)
+        )
+    else:
+        response = guarded.handle(user, body=body, content_type=JSON, headers=headers)
+
+    assert ((403, "forbidden_origin"), []) == (code_of(response), httpserver.log)
+
+
+@pytest.mark.usefixtures("stripe_issues")
+def test_without_allowed_origins_no_origin_is_checked(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, owner_of({CARD: True}))
+
+    response = issuer.handle(
+        "alice",
+        body=BODY,
+        content_type=JSON,
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+
+    assert (200, None) == code_of(response)
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        pytest.param(APP, id="a single string"),
+        pytest.param(("*",), id="wildcard"),
+        pytest.param(("https://*.example.com",), id="wildcard subdomain"),
+        pytest.param(("https://app.example.com/",), id="trailing slash"),
+        pytest.param(("https://app.example.com/keys",), id="a path"),
+        pytest.param(("app.example.com",), id="no scheme"),
+        pytest.param(("ftp://app.example.com",), id="another scheme"),
+        pytest.param((), id="empty"),
+        pytest.param((None,), id="not a string"),
+    ],
+)
+def test_allowed_origins_are_checked_at_construction(
+    stripe_client: stripe.StripeClient, origins: Any
+) -> None:
+    with pytest.raises(ConfigurationError, match="allowed_origins"):
+        EphemeralKeyIssuer(stripe_client, owner_of({}), allowed_origins=origins)
+
+
+@pytest.mark.usefixtures("stripe_issues")
+def test_origins_with_a_port_and_in_any_case_are_accepted(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(
+        stripe_client,
+        owner_of({CARD: True}),
+        allowed_origins=["HTTP://LOCALHOST:8000", "https://[::1]:8443"],
+    )
+
+    responses = [
+        issuer.handle(
+            "alice", body=BODY, content_type=JSON, headers={"Origin": origin}
+        ).status
+        for origin in ("http://localhost:8000", "https://[::1]:8443")
+    ]
+
+    assert [200, 200] == responses
+
+
+# -- Content-Security-Policy ------------------------------------------------------
+
+
+def test_csp_lets_stripe_js_load_frame_and_connect() -> None:
+    policy = content_security_policy()
+
+    assert (True, True, True, ("'self'",)) == (
+        "https://js.stripe.com" in policy["script-src"],
+        "https://js.stripe.com" in policy["frame-src"],
+        "https://api.stripe.com" in policy["connect-src"],
+        policy["frame-ancestors"],
+    )
+
+
+def test_csp_forbids_plugins_and_has_no_report_uri_unless_asked() -> None:
+    policy = content_security_policy()
+
+    assert (("'none'",), False) == (policy["object-src"], "report-uri" in policy)
+
+
+def test_csp_report_uri_and_frame_ancestors() -> None:
+    policy = content_security_policy(
+        report_uri="https://app.example.com/csp", frame_ancestors=("'none'",)
+    )
+
+    assert (("https://app.example.com/csp",), ("'none'",)) == (
+        policy["report-uri"],
+        policy["frame-ancestors"],
+    )
+
+
+def test_csp_header_value() -> None:
+    value = content_security_policy(report_uri="/csp").header_value()
+
+    assert (
+        "default-src 'self'; "
+        "script-src 'self' https://js.stripe.com https://*.js.stripe.com; "
+        "frame-src https://js.stripe.com https://*.js.stripe.com "
+        "https://hooks.stripe.com; "
+        "connect-src 'self' https://api.stripe.com; "
+        "img-src 'self' data: https://*.stripe.com; "
+        "object-src 'none'; "
+        "base-uri 'self'; "
+        "form-action 'self'; "
+        "frame-ancestors 'self'; "
+        "report-uri /csp"
+    ) == value
+
+
+def test_csp_sources_may_be_added_before_rendering() -> None:
+    policy = content_security_policy()
+    policy["connect-src"] = (*policy["connect-src"], "https://api.example.com")
+
+    assert (
+        "connect-src 'self' https://api.stripe.com https://api.example.com"
+        in policy.header_value()
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"report_uri": "/csp; script-src *"}, id="; in report_uri"),
+        pytest.param(
+            {"frame_ancestors": ("'self'; script-src *",)}, id="; in frame_ancestors"
+        ),
+        pytest.param({"report_uri": "/csp\r\nX-Evil: 1"}, id="line break"),
+        pytest.param({"frame_ancestors": ("'self', *",)}, id="comma"),
+        pytest.param({"frame_ancestors": "'self'"}, id="a single string"),
+        pytest.param({"frame_ancestors": ()}, id="empty"),
+    ],
+)
+def test_csp_injection_is_refused(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        content_security_policy(**options)
