@@ -332,6 +332,7 @@ def test_a_refused_revocation_is_reported_kept_and_the_rest_go_on(
     assert {first, second} == {refused, events[1].key_id}
     # The refused key stays in the ledger: the next call revokes it.
     assert 1 == remembering.revoke_user("alice")
+    assert refused is not None
     assert fake.key(refused).revoked
 
 
