@@ -34,7 +34,9 @@ TRANSPORTS: dict[str, Callable[[], stripe.HTTPClient]] = {
 }
 
 
-def burst(call: Callable[[], Awaitable[object]], n: int = BURST) -> Callable[[], Awaitable[object]]:
+def burst(
+    call: Callable[[], Awaitable[object]], n: int = BURST
+) -> Callable[[], Awaitable[object]]:
     async def run() -> object:
         return await asyncio.gather(*(call() for _ in range(n)))
 
@@ -59,7 +61,9 @@ async def _transports(url: str, scale: Scale) -> tuple[list[Row], str]:
     for round_ in range(scale.burst_rounds):
         names = list(calls) if round_ % 2 == 0 else list(reversed(calls))
         for name in names:
-            one = statistics.median([await _timed(calls[name].aissue) for _ in range(3)])
+            one = statistics.median(
+                [await _timed(calls[name].aissue) for _ in range(3)]
+            )
             many = await _timed(burst(calls[name].aissue))
             ratios[name].append(many / one)
             bursts[name].append(many)
