@@ -55,7 +55,7 @@ assert {"ephemeralKeySecret", "expires", "issuingCard", "nonce"} <= set(body), b
 
 def _wall(argv: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, check=True, env=env, cwd=ROOT)  # noqa: S603 - our own fixed commands
+    subprocess.run(argv, check=True, env=env, cwd=ROOT)
     return time.perf_counter() - start
 
 
@@ -76,7 +76,7 @@ def _side_by_side(
 
 def _modules(statement: str) -> set[str]:
     code = f"{statement}; import sys, json; print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run(  # noqa: S603 - our own fixed command
+    out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     return set(json.loads(out))

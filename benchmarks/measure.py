@@ -34,6 +34,7 @@ class Scale:
     load_rounds: int
     memory_calls: tuple[int, int]
     memory_processes: int
+    sequential: int  # calls in the connection-count rows
 
 
 FULL = Scale(
@@ -45,6 +46,7 @@ FULL = Scale(
     load_rounds=6,
     memory_calls=(1_000, 20_000),
     memory_processes=3,
+    sequential=500,
 )
 QUICK = Scale(
     rounds=2,
@@ -55,6 +57,7 @@ QUICK = Scale(
     load_rounds=2,
     memory_calls=(100, 1_000),
     memory_processes=1,
+    sequential=50,
 )
 
 

@@ -57,13 +57,14 @@ def in_process(scale: Scale) -> list[Row]:
     ]
 
 
-def connections(server: standin.RunningStandIn) -> list[Row]:
+def connections(server: standin.RunningStandIn, scale: Scale) -> list[Row]:
     server.reset()
     calls = subjects.Calls(subjects.client(server.url))
-    for _ in range(500):
+    for _ in range(scale.sequential):
         calls.issue()
     count = server.connections()
-    return [Row("5", "TCP connections, 500 sequential issue()", [count], "<=", 2)]
+    name = f"TCP connections, {scale.sequential} sequential issue()"
+    return [Row("5", name, [count], "<=", 2)]
 
 
 def memory(scale: Scale) -> list[Row]:
@@ -72,7 +73,7 @@ def memory(scale: Scale) -> list[Row]:
     for _ in range(scale.memory_processes):
         argv = [sys.executable, "-m", "benchmarks.overhead", "--memory"]
         argv += [str(few), str(many)]
-        out = subprocess.run(  # noqa: S603 - our own module
+        out = subprocess.run(
             argv, check=True, capture_output=True, text=True
         ).stdout.split()
         after_few, after_many = int(out[0]), int(out[1])
@@ -111,7 +112,7 @@ def _memory_child(few: int, many: int) -> None:
 def run(scale: Scale) -> list[Row]:
     rows = in_process(scale)
     with standin.running() as server:
-        rows = over_http(server.url, scale) + rows + connections(server)
+        rows = over_http(server.url, scale) + rows + connections(server, scale)
     return rows + memory(scale)
 
 

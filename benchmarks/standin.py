@@ -141,7 +141,7 @@ class RunningStandIn:
 def running(delay: float = 0.0) -> Iterator[RunningStandIn]:
     """A stand-in in its own process, for the duration of the block."""
     argv = [sys.executable, "-m", "benchmarks.standin", "--delay", str(delay)]
-    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+    process = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     try:
