@@ -64,13 +64,12 @@ def fixes() -> list[tuple[str, float, float]]:
 
     return [
         (
-            "JSON body parsed by json.loads(object_pairs_hook=...): "
-            "a JSONDecoder per call",
+            "JSON body parsed by json.loads(object_pairs_hook=...): a decoder per call",
             _micro(lambda: json.loads(TEXT, object_pairs_hook=_Pairs)),
             _micro(lambda: _DECODER.decode(TEXT)),
         ),
         (
-            "200 body written by json.dumps(separators=...): a JSONEncoder per call",
+            "200 body written by json.dumps(separators=...): an encoder per call",
             _micro(
                 lambda: json.dumps(DOCUMENT, separators=(",", ":"), ensure_ascii=True)
             ),

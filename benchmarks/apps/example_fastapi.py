@@ -1,7 +1,7 @@
 """The FastAPI example (``examples/fastapi/app.py``) as the benchmark runs it.
 
 Its own ``create_app``, routes and shared ``Demo`` (users, authorizer, the
-HTTPXClient it builds with ``STRIPE_SECRET_KEY``), with one change: the
+``stripe.AIOHTTPClient`` its lifespan asks for), with one change: the
 issuer is configured without the opt-in page bundle (``refreshIn``,
 ``elements``), so that the 200 body holds the same four fields as the
 minimal endpoint's.
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+
+import stripe
 
 from issuing_elements import EphemeralKeyIssuer
 
@@ -24,7 +26,8 @@ _spec.loader.exec_module(example)
 
 from _shared import MAX_BODY_BYTES, Demo  # noqa: E402 - the example puts it on sys.path
 
-demo = Demo.from_environment()
+# As the example's lifespan builds it.
+demo = Demo.from_environment(http_client=stripe.AIOHTTPClient)
 demo.issuer = EphemeralKeyIssuer(
     demo._stripe_client,
     demo.users.authorize,

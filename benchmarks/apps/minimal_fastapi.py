@@ -2,7 +2,7 @@
 
 What Stripe's own sample does, with a bearer token checked: parse the JSON
 body, create the key with stripe-python, return the four fields the
-library's endpoint returns. Same transport as the example's Demo.
+library's endpoint returns. Same transport as the FastAPI example.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ TOKENS = {"alice-demo-token": "alice"}
 client = stripe.StripeClient(
     os.environ["STRIPE_SECRET_KEY"],
     base_addresses={"api": os.environ["STRIPE_API_BASE"]},
-    http_client=stripe.HTTPXClient(allow_sync_methods=True),
+    http_client=stripe.AIOHTTPClient(),
 )
 app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
