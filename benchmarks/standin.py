@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -118,7 +119,9 @@ async def _main(delay: float) -> None:
     loop = asyncio.get_running_loop()
     # Serve until the parent closes our stdin (or dies).
     await loop.run_in_executor(None, sys.stdin.read)
-    server.close()
+    # Clients may still hold keep-alive connections: leave without waiting
+    # for them (or logging their cancelled handlers).
+    os._exit(0)
 
 
 class RunningStandIn:
