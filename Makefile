@@ -1,6 +1,7 @@
 # Two entry points, each making its own virtual environment:
 #   make demo   runs the endpoint end to end, offline, on the built-in Stripe stand-in
 #   make test   runs lint, mypy --strict, the docs build and every test
+#   make bench  prints one table of side-by-side ratios (BENCH_ARGS=--quick: a short run)
 #
 # make test WHEEL=dist/issuing_elements-X-py3-none-any.whl tests that built
 # wheel instead of src/: it is installed into a fresh virtual environment of
@@ -15,7 +16,7 @@ SITE   ?= site
 # The venv that builds and checks the distributions and lints the workflows.
 TOOLS  ?= .venv-release
 
-.PHONY: demo test lint typecheck docs pytest dist workflows clean
+.PHONY: demo test lint typecheck docs pytest dist workflows bench clean
 
 ifeq ($(WHEEL),)
 $(STAMP): pyproject.toml
@@ -36,8 +37,8 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples docs/hooks
-	$(BIN)/ruff format --check src tests examples docs/hooks
+	$(BIN)/ruff check src tests examples docs/hooks benchmarks
+	$(BIN)/ruff format --check src tests examples docs/hooks benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src tests/typing docs/hooks
@@ -74,6 +75,9 @@ dist: $(TOOLS)/.installed
 workflows: $(TOOLS)/.installed
 	$(TOOLS)/bin/actionlint .github/workflows/*.yml
 	$(TOOLS)/bin/zizmor --offline .github/workflows
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-wheel $(TOOLS) .coverage .mypy_cache .pytest_cache .ruff_cache dist $(SITE)
