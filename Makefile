@@ -1,12 +1,14 @@
 # Two entry points, each making its own virtual environment:
 #   make demo   runs the endpoint end to end, offline, on the built-in Stripe stand-in
 #   make test   runs lint, mypy --strict and every test
+#   make fuzz   fuzzes the endpoint with 100,000 Hypothesis examples and prints the count
+#   make load   sends 10,000 requests at concurrency 50 to the FastAPI example under uvicorn
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test lint typecheck pytest fuzz load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +33,20 @@ pytest: $(STAMP)
 	$(BIN)/coverage report
 
 test: lint typecheck pytest
+
+# The long fuzz profile: ISSUING_ELEMENTS_FUZZ_EXAMPLES in total, half through
+# handle, half through ahandle. -s shows the counts; no:logging keeps pytest
+# from holding every log record of the run in memory.
+FUZZ_EXAMPLES ?= 100000
+fuzz: $(STAMP)
+	ISSUING_ELEMENTS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/test_fuzz_endpoint.py \
+		-q -s -p no:cacheprovider -p no:logging
+
+# A bounded load run, not a timed test: it prints its figures.
+LOAD_REQUESTS ?= 10000
+LOAD_CONCURRENCY ?= 50
+load: $(STAMP)
+	$(BIN)/python benchmarks/load.py --requests $(LOAD_REQUESTS) --concurrency $(LOAD_CONCURRENCY)
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from ._ids import is_card_id, is_nonce
 from ._records import KeyRequest
+from ._redact import redact
 from .exceptions import (
     BodyTooLargeError,
     InvalidRequestError,
@@ -22,8 +23,11 @@ from .exceptions import (
 FIELDS = ("card_id", "nonce")
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
-# Field names are echoed in errors; a hostile one is cut short.
-_NAME_ECHO_LIMIT = 40
+# Field names, media types and charsets are echoed in errors: the client's own
+# text, so each is cut short, escaped to ASCII, with any secret masked, and at
+# most a few are listed. An error body then stays well under 1 KiB.
+_ECHO_LIMIT = 40
+_ECHO_COUNT = 3
 
 
 def check_ids(card_id: object, nonce: object) -> KeyRequest:
@@ -51,13 +55,15 @@ def parse_key_request(
         )
     media_type, charset = _media_type(content_type)
     if charset not in (None, "utf-8", "utf8"):
-        raise UnsupportedMediaTypeError(f"Unsupported charset {charset!r}.")
+        raise UnsupportedMediaTypeError(f"Unsupported charset {_echo(charset)}.")
     if media_type == _JSON:
         pairs = _json_pairs(body)
     elif media_type == _FORM:
         pairs = _form_pairs(body)
     else:
-        raise UnsupportedMediaTypeError(f"Unsupported media type {media_type!r}.")
+        raise UnsupportedMediaTypeError(
+            f"Unsupported media type {_echo(media_type) if media_type else 'none'}."
+        )
     fields = _exact_fields(pairs)
     return check_ids(fields["card_id"], fields["nonce"])
 
@@ -108,21 +114,23 @@ def _form_pairs(body: bytes) -> list[tuple[str, object]]:
     return list(pairs)
 
 
-def _echo(name: str) -> str:
-    return repr(
-        name if len(name) <= _NAME_ECHO_LIMIT else name[:_NAME_ECHO_LIMIT] + "..."
-    )
+def _echo(text: str) -> str:
+    """The client's *text*, safe to put in a message: short, ASCII, no secret."""
+    shown = ascii(redact(text))
+    return shown if len(shown) <= _ECHO_LIMIT else shown[:_ECHO_LIMIT] + "..."
 
 
 def _exact_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
     names = [name for name, _ in pairs]
     unknown = [name for name in dict.fromkeys(names) if name not in FIELDS]
     if unknown:
-        listed = ", ".join(_echo(name) for name in unknown)
+        listed = ", ".join(_echo(name) for name in unknown[:_ECHO_COUNT])
+        if len(unknown) > _ECHO_COUNT:
+            listed += f" and {len(unknown) - _ECHO_COUNT} more"
         raise InvalidRequestError(
             f"Unknown field(s): {listed}. Send only card_id and nonce; the "
             "server chooses the Stripe account and API version.",
-            field=unknown[0][:_NAME_ECHO_LIMIT],
+            field=unknown[0][:_ECHO_LIMIT],
         )
     for name in FIELDS:
         count = names.count(name)
