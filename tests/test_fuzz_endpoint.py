@@ -719,8 +719,10 @@ def test_handle_answers_every_input_by_the_contract(endpoint: Endpoint) -> None:
         )
         endpoint.check(call, answer, len(endpoint.fake.requests) - before)
 
-    check()
-    _report(endpoint, "handle")
+    try:
+        check()
+    finally:
+        _report(endpoint, "handle")
     assert endpoint.examples >= PROFILE.max_examples
 
 
@@ -747,7 +749,7 @@ def test_ahandle_answers_every_input_by_the_contract(endpoint: Endpoint) -> None
         check()
     finally:
         loop.close()
-    _report(endpoint, "ahandle")
+        _report(endpoint, "ahandle")
     assert endpoint.examples >= PROFILE.max_examples
 
 
