@@ -30,6 +30,7 @@ server's RSS (``/proc/PID/status``) after start-up, after a warm-up and at
 the end, throughput, and p50/p99 latency of the endpoint call.
 """
 
+# ruff: noqa: INP001 - a script; benchmarks/ is not a package
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from fastapi import FastAPI
-
     from issuing_elements.testing import FakeStripe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +67,8 @@ WARM_UP = 200
 def create_app() -> FastAPI:
     """The FastAPI example, its issuer with a memory rate limiter, audit to a file."""
     sys.path[:0] = [str(EXAMPLES / "fastapi"), str(EXAMPLES)]
+    from app import create_app as create_example_app  # noqa: PLC0415
+
     from _shared import (  # noqa: PLC0415 - only in the server process
         MAX_BODY_BYTES,
         REFRESH_MARGIN,
@@ -74,8 +76,6 @@ def create_app() -> FastAPI:
         allowed_origins_from,
         page_elements,
     )
-    from app import create_app as create_example_app  # noqa: PLC0415
-
     from issuing_elements import (  # noqa: PLC0415
         EphemeralKeyIssuer,
         MemoryRateLimiter,
@@ -171,9 +171,7 @@ class Browser:
             )
             return time.perf_counter() - started
 
-    async def _worker(
-        self, client: httpx.AsyncClient, counter: Iterator[int]
-    ) -> None:
+    async def _worker(self, client: httpx.AsyncClient, counter: Iterator[int]) -> None:
         for number in counter:
             token, card, account = self.callers[number % len(self.callers)]
             nonce = self.fake.create_nonce(card, account=account)
@@ -217,7 +215,7 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("uvicorn did not start within 60 s")
 
 
-def main() -> int:  # noqa: PLR0915 - one straight script
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
