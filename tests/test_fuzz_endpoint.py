@@ -104,7 +104,7 @@ STATUS_OF = {
     "unsupported_media_type": 415,
 }
 # A secret is its prefix and key material; a masked one ("ek_test_[REDACTED]") is not.
-SECRET = re.compile(r"(?:sk|rk|ek)_(?:test|live)_[A-Za-z0-9]{4,}", re.IGNORECASE)
+SECRET = re.compile(r"(?:sk|rk|ek)_(?:test|live)_[A-Za-z0-9]{4,}")
 
 # The wire contract's id shapes (docs/security.md: checked for shape and length).
 CARD_ID = re.compile(r"ic_[A-Za-z0-9]{1,250}")
@@ -126,6 +126,12 @@ NEAR = [
     "\uff10", "\u200b", "\ufeff", "\U0001f600",
 ]  # fmt: skip
 near_text = st.text(alphabet=st.sampled_from(NEAR), max_size=30)
+# What a confused client may paste anywhere: a Stripe secret.
+pasted_secrets = st.builds(
+    lambda prefix, tail: prefix + tail,
+    st.sampled_from(["sk_test_", "sk_live_", "rk_live_", "ek_test_", "EK_LIVE_"]),
+    st.text(st.sampled_from(ALNUM), min_size=4, max_size=12),
+)
 
 
 def _prefixed(prefix: str, alphabet: str, top: int) -> st.SearchStrategy[str]:
@@ -235,6 +241,11 @@ field_names = st.one_of(
         ]
     ),
     st.text(max_size=60),
+    pasted_secrets,
+    # Long names that escape to many characters in an error's JSON.
+    st.text(
+        st.sampled_from(["\U0001f600", "\x00", "\u00e9"]), min_size=30, max_size=60
+    ),
 )
 
 
@@ -349,6 +360,7 @@ content_types = st.one_of(
     st.none(),
     st.just(""),
     st.text(max_size=40),
+    pasted_secrets,
 )
 
 users = st.one_of(
@@ -394,8 +406,10 @@ header_values = {
         st.text(max_size=12),
     ),
     # Past the audit trail's 256 characters, sometimes.
-    "x-request-id": st.one_of(st.text(max_size=40), st.just("r" * 300)),
-    "user-agent": st.one_of(st.text(max_size=40), st.just("Mozilla/5.0 " * 30)),
+    "x-request-id": st.one_of(st.text(max_size=40), st.just("r" * 300), pasted_secrets),
+    "user-agent": st.one_of(
+        st.text(max_size=40), st.just("Mozilla/5.0 " * 30), pasted_secrets
+    ),
 }
 
 
