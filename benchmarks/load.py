@@ -154,7 +154,9 @@ class Browser:
         ]
         for _, card, account in self.callers:
             fake.add_card(card, account=account)
+        # Status 0: no answer (a transport error, counted by kind).
         self.statuses: collections.Counter[int] = collections.Counter()
+        self.transport_errors: collections.Counter[str] = collections.Counter()
         self.latencies: list[float] = []
         self.bad_bodies = 0
 
@@ -189,8 +191,9 @@ class Browser:
                         "X-Request-Id": f"load-{number}",
                     },
                 )
-            except httpx.HTTPError:
+            except httpx.HTTPError as error:
                 self.statuses[0] += 1
+                self.transport_errors[f"{type(error).__name__}: {error}"] += 1
                 continue
             self.latencies.append(time.perf_counter() - started)
             self.statuses[response.status_code] += 1
@@ -256,6 +259,11 @@ def main() -> int:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                # Past any pause in the run: uvicorn closing a kept-alive
+                # connection (5 s idle by default) as the client reuses it
+                # is a race of the client's, not a failure of the endpoint.
+                "--timeout-keep-alive",
+                "60",
             ],
             env=environment,
         )
@@ -293,7 +301,8 @@ def main() -> int:
         f"requests:      {options.requests} at concurrency {options.concurrency}"
         f" (after {WARM_UP} warm-up requests)\n"
         f"errors:        {errors} (statuses {dict(browser.statuses)};"
-        f" bad 200 bodies {browser.bad_bodies})\n"
+        f" bad 200 bodies {browser.bad_bodies};"
+        f" transport errors {dict(browser.transport_errors)})\n"
         f"audit events:  {len(events)} for {sent} requests"
         f" (missing {missing}; outcomes {dict(outcomes)})\n"
         f"keys issued:   {len(fake.keys)} by FakeStripe\n"
