@@ -249,7 +249,7 @@ class RedisKeyLedger:
         *,
         prefix: str = "issuing_elements:keys:",
     ) -> None:
-        self.prefix = _redis.check_prefix(prefix)
+        self.prefix: str = _redis.check_prefix(prefix)
         self._async = _redis.is_async(redis_client)
         self._record: Any = redis_client.register_script(_RECORD)
         self._read: Any = redis_client.register_script(_READ)

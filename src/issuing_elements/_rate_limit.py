@@ -316,7 +316,7 @@ class RedisRateLimiter:
         _check_limits(per_user, per_card)
         self.per_user = per_user
         self.per_card = per_card
-        self.prefix = _redis.check_prefix(prefix)
+        self.prefix: str = _redis.check_prefix(prefix)
         self.fail_open = fail_open
         self._async = _redis.is_async(redis_client)
         self._script: Any = redis_client.register_script(_HIT)
