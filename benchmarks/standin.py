@@ -59,7 +59,29 @@ def _response(status: int, body: bytes, headers: dict[str, str]) -> bytes:
     return "\r\n".join(lines).encode() + body
 
 
-_KEY_RESPONSE = _response(200, KEY_BODY, KEY_HEADERS)
+_KEY_RESPONSES = {CARD_ID.encode(): _response(200, KEY_BODY, KEY_HEADERS)}
+
+
+def _key_response(card_id: bytes) -> bytes:
+    """The canned key, for the card asked for: the issuer checks that it is."""
+    cached = _KEY_RESPONSES.get(card_id)
+    if cached is None:
+        key = {**KEY_OBJECT}
+        key["associated_objects"] = [
+            {"id": card_id.decode("ascii", "replace"), "type": "issuing.card"}
+        ]
+        cached = _response(200, json.dumps(key).encode(), KEY_HEADERS)
+        if len(_KEY_RESPONSES) < 64:  # a few cards at most; never unbounded
+            _KEY_RESPONSES[card_id] = cached
+    return cached
+
+
+def _issuing_card(form: bytes) -> bytes:
+    for pair in form.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if name == b"issuing_card":
+            return value
+    return CARD_ID.encode()
 
 
 class StandIn:
@@ -81,20 +103,19 @@ class StandIn:
                     name, _, value = line.partition(b":")
                     if name.strip().lower() == b"content-length":
                         length = int(value)
-                if length:
-                    await reader.readexactly(length)
+                form = await reader.readexactly(length) if length else b""
                 method, path = head.split(b" ", 2)[:2]
                 if method == b"POST" and path.startswith(b"/v1/") and not counted:
                     self.connections += 1
                     counted = True
-                writer.write(await self._answer(method, path))
+                writer.write(await self._answer(method, path, form))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
 
-    async def _answer(self, method: bytes, path: bytes) -> bytes:
+    async def _answer(self, method: bytes, path: bytes, form: bytes) -> bytes:
         if path == b"/_stats":
             body = json.dumps({"connections": self.connections}).encode()
             return _response(200, body, {"Content-Type": "application/json"})
@@ -105,7 +126,7 @@ class StandIn:
             return _response(405, b"{}", {"Content-Type": "application/json"})
         if self.delay:
             await asyncio.sleep(self.delay)
-        return _KEY_RESPONSE
+        return _key_response(_issuing_card(form))
 
 
 async def _main(delay: float) -> None:
