@@ -216,3 +216,20 @@ def test_callbacks_are_checked(
 
     with pytest.raises(ConfigurationError, match=option):
         EphemeralKeyIssuer(stripe_client, allow, **options)
+
+
+class Xid:
+    """A value of a type whose name starts with a capital letter."""
+
+
+@pytest.mark.parametrize(
+    ("account", "named"),
+    [(7, "an int"), (1.5, "a float"), (Xid(), "a Xid")],
+)
+def test_grant_names_a_wrong_accounts_type_with_its_article(
+    account: object, named: str
+) -> None:
+    with pytest.raises(ValueError, match="stripe_account") as raised:
+        Grant(stripe_account=account)  # type: ignore[arg-type]  # the wrong type is the test
+
+    assert str(raised.value).endswith(f"(acct_...), not {named}")

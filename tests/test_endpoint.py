@@ -380,6 +380,15 @@ def test_a_body_of_exactly_the_limit_is_accepted(
     assert (4096, 200) == (len(body), response.status)
 
 
+def test_a_malformed_body_says_so(issuer: EphemeralKeyIssuer[str]) -> None:
+    response = issuer.handle("alice", body=b"{", content_type=JSON)
+
+    assert (
+        "The body is malformed: not valid UTF-8 JSON."
+        == (json.loads(response.body)["error"]["message"])
+    )
+
+
 def test_unknown_fields_are_named_in_the_message(
     issuer: EphemeralKeyIssuer[str],
 ) -> None:
@@ -774,6 +783,29 @@ def test_authorizer_fault_is_logged_for_the_operator(
         record.levelname,
         (record.exc_text or "").splitlines()[-1],
     )
+
+
+def test_authorizer_fault_log_names_the_exception_and_the_card(
+    stripe_client: stripe.StripeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, raising)
+
+    issuer.handle("alice", body=GOOD_BODY, content_type=JSON)
+
+    assert ["The authorizer raised LookupError for card ic_1FakeCard; denying."] == [
+        r.getMessage() for r in caplog.records if r.name == "issuing_elements"
+    ]
+
+
+def test_authorizer_fault_raises_a_denial_that_says_why(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, raising)
+
+    with pytest.raises(CardNotFoundError) as raised:
+        issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert "The authorizer raised; denied." == str(raised.value)
 
 
 def test_authorizer_sees_the_user_and_the_checked_request(
