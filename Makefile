@@ -1,6 +1,10 @@
 # Two entry points, each making its own virtual environment:
 #   make demo   runs the endpoint end to end, offline, on the built-in Stripe stand-in
 #   make test   runs lint, mypy --strict, the docs build and every test
+# and one that is neither CI nor part of `make test`:
+#   make mutate mutation testing (mutmut) of the modules that decide; prints
+#               the kill rate (tests/mutation/equivalent.md lists the survivors
+#               that are equivalent)
 #
 # make test WHEEL=dist/issuing_elements-X-py3-none-any.whl tests that built
 # wheel instead of src/: it is installed into a fresh virtual environment of
@@ -15,7 +19,7 @@ SITE   ?= site
 # The venv that builds and checks the distributions and lints the workflows.
 TOOLS  ?= .venv-release
 
-.PHONY: demo test lint typecheck docs pytest dist workflows clean
+.PHONY: demo test lint typecheck docs pytest dist workflows mutate clean
 
 ifeq ($(WHEEL),)
 $(STAMP): pyproject.toml
@@ -75,5 +79,17 @@ workflows: $(TOOLS)/.installed
 	$(TOOLS)/bin/actionlint .github/workflows/*.yml
 	$(TOOLS)/bin/zizmor --offline .github/workflows
 
+# mutmut copies the project into mutants/ and runs, for each mutant, only the
+# tests that cover the mutated function (pyproject.toml, [tool.mutmut]).
+$(VENV)/.mutation-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet --group mutation
+	touch $@
+
+MUTATE_CHILDREN ?= 2
+
+mutate: $(VENV)/.mutation-installed
+	$(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) > /dev/null
+	$(BIN)/mutmut results --all true | $(BIN)/python tests/mutation/kill_rate.py tests/mutation/equivalent.md
+
 clean:
-	rm -rf $(VENV) .venv-wheel $(TOOLS) .coverage .mypy_cache .pytest_cache .ruff_cache dist $(SITE)
+	rm -rf mutants $(VENV) .venv-wheel $(TOOLS) .coverage .mypy_cache .pytest_cache .ruff_cache dist $(SITE)
