@@ -1,6 +1,7 @@
 # Two entry points, each making its own virtual environment:
 #   make demo   runs the endpoint end to end, offline, on the built-in Stripe stand-in
 #   make test   runs lint, mypy --strict, the docs build and every test
+#   make bench  prints one table of side-by-side ratios (BENCH_ARGS=--quick: a short run)
 # and one that is neither CI nor part of `make test`:
 #   make mutate mutation testing (mutmut) of the modules that decide; prints
 #               the kill rate (tests/mutation/equivalent.md lists the survivors
@@ -19,7 +20,7 @@ SITE   ?= site
 # The venv that builds and checks the distributions and lints the workflows.
 TOOLS  ?= .venv-release
 
-.PHONY: demo test lint typecheck docs pytest dist workflows mutate clean
+.PHONY: demo test lint typecheck docs pytest dist workflows bench mutate clean
 
 ifeq ($(WHEEL),)
 $(STAMP): pyproject.toml
@@ -40,8 +41,8 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests examples docs/hooks
-	$(BIN)/ruff format --check src tests examples docs/hooks
+	$(BIN)/ruff check src tests examples docs/hooks benchmarks
+	$(BIN)/ruff format --check src tests examples docs/hooks benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src tests/typing docs/hooks
@@ -78,6 +79,9 @@ dist: $(TOOLS)/.installed
 workflows: $(TOOLS)/.installed
 	$(TOOLS)/bin/actionlint .github/workflows/*.yml
 	$(TOOLS)/bin/zizmor --offline .github/workflows
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # mutmut copies the project into mutants/ and runs, for each mutant, only the
 # tests that cover the mutated function (pyproject.toml, [tool.mutmut]).

@@ -12,11 +12,12 @@ from issuing_elements import exceptions
 
 
 def public_names(module: types.ModuleType) -> set[str]:
+    # dir() and getattr(), not vars(): the package loads some names lazily.
     return {
         name
-        for name, value in vars(module).items()
+        for name in dir(module)
         if not name.startswith("_")
-        and not isinstance(value, types.ModuleType)
+        and not isinstance(getattr(module, name), types.ModuleType)
         and name != "annotations"
     }
 

@@ -1,7 +1,7 @@
 """The issuer with its production controls: rate limits and the key ledger.
 
-The controls are the real ones (in memory here; ``test_rate_limit.py`` and
-``test_ledger.py`` run them against a real Redis); Stripe is ``FakeStripe``,
+The controls are the real ones (the ledger in memory and in a real Redis;
+``test_rate_limit.py`` runs the limiters against Redis); Stripe is ``FakeStripe``,
 spoken to by the real stripe SDK over HTTP.
 """
 
@@ -21,6 +21,7 @@ from issuing_elements import (
     AuditEvent,
     EphemeralKeyIssuer,
     Grant,
+    KeyLedger,
     KeyRequest,
     MemoryKeyLedger,
     MemoryRateLimiter,
@@ -30,6 +31,7 @@ from issuing_elements import (
 )
 from issuing_elements.exceptions import ConfigurationError
 from issuing_elements.testing import FakeStripe
+from redis_server import RedisServer
 
 ALICE_CARD = "ic_aliceCard"
 ALICE_CONNECTED_CARD = "ic_aliceConnected"
@@ -234,13 +236,24 @@ def test_limiter_without_a_name_for_the_user_fails_closed(fake: FakeStripe) -> N
 # -- the key ledger -------------------------------------------------------
 
 
+@pytest.fixture(params=["memory", "redis"])
+def ledger(request: pytest.FixtureRequest) -> KeyLedger:
+    """The same ledger tests in memory and against a real redis-server."""
+    if request.param == "memory":
+        return MemoryKeyLedger()
+    client: redis.Redis = request.getfixturevalue("redis_client")
+    return RedisKeyLedger(client)
+
+
 @pytest.fixture
-def remembering(fake: FakeStripe, events: list[AuditEvent]) -> EphemeralKeyIssuer[str]:
+def remembering(
+    fake: FakeStripe, events: list[AuditEvent], ledger: KeyLedger
+) -> EphemeralKeyIssuer[str]:
     return EphemeralKeyIssuer(
         fake.client(),
         authorize,
         audit=events.append,
-        key_ledger=MemoryKeyLedger(),
+        key_ledger=ledger,
         max_network_retries=0,
     )
 
@@ -319,22 +332,49 @@ def test_a_refused_revocation_is_reported_kept_and_the_rest_go_on(
     assert {first, second} == {refused, events[1].key_id}
     # The refused key stays in the ledger: the next call revokes it.
     assert 1 == remembering.revoke_user("alice")
+    assert refused is not None
     assert fake.key(refused).revoked
 
 
-def test_async_revocations_share_the_ledger(
-    fake: FakeStripe, remembering: EphemeralKeyIssuer[str]
-) -> None:
-    issue(fake, remembering, "alice", ALICE_CARD)
-    issue(fake, remembering, "alice", ALICE_CONNECTED_CARD)
+def test_async_revocations_in_memory(fake: FakeStripe) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize, audit=discard, key_ledger=MemoryKeyLedger()
+    )
 
-    async def revoke() -> tuple[int, int]:
+    async def issue_then_revoke() -> tuple[int, int]:
+        for card in (ALICE_CARD, ALICE_CONNECTED_CARD):
+            nonce = fake.create_nonce(card, account=OWNERS[card][1])
+            await issuer.aissue("alice", card_id=card, nonce=nonce)
         return (
-            await remembering.arevoke_card(ALICE_CARD),
-            await remembering.arevoke_user("alice"),
+            await issuer.arevoke_card(ALICE_CARD),
+            await issuer.arevoke_user("alice"),
         )
 
-    assert (1, 1) == asyncio.run(revoke())
+    assert (1, 1) == asyncio.run(issue_then_revoke())
+    assert 2 == len(fake.revoked_keys)
+
+
+def test_async_revocations_in_redis(
+    fake: FakeStripe, redis_server: RedisServer
+) -> None:
+    async def issue_then_revoke() -> tuple[int, int]:
+        async with redis_server.async_client() as client:
+            await client.flushall()
+            issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+                fake.client(),
+                authorize,
+                audit=discard,
+                key_ledger=RedisKeyLedger(client),
+            )
+            for card in (ALICE_CARD, ALICE_CONNECTED_CARD):
+                nonce = fake.create_nonce(card, account=OWNERS[card][1])
+                await issuer.aissue("alice", card_id=card, nonce=nonce)
+            return (
+                await issuer.arevoke_card(ALICE_CARD),
+                await issuer.arevoke_user("alice"),
+            )
+
+    assert (1, 1) == asyncio.run(issue_then_revoke())
     assert 2 == len(fake.revoked_keys)
 
 

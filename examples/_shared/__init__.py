@@ -68,7 +68,7 @@ from issuing_elements import (
 from issuing_elements.testing import FakeStripe
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = [
     "DEMO_USERS_FILE",
@@ -227,7 +227,7 @@ class Demo:
         publishable_key: str,
         fake: FakeStripe | None,
         resources: contextlib.ExitStack,
-        http_client: stripe.HTTPXClient | None = None,
+        http_client: stripe.HTTPClient | None = None,
         allowed_origins: tuple[str, ...] | None = None,
     ) -> None:
         self.users = users
@@ -251,8 +251,19 @@ class Demo:
         return f"<Demo {mode}>"
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Demo:
+    def from_environment(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        http_client: Callable[[], stripe.HTTPClient] | None = None,
+    ) -> Demo:
         """Read the variables in this module's docstring from *environ*.
+
+        *http_client* builds stripe-python's transport when ``STRIPE_SECRET_KEY``
+        is set. The default, an ``HTTPXClient``, serves sync and async calls
+        alike (Flask, Lambda); an async-only app passes
+        ``stripe.AIOHTTPClient``, many times faster under concurrency
+        (``docs/benchmarks.md``).
 
         Raises:
             DemoConfigurationError: naming the variable to fix.
@@ -288,13 +299,15 @@ class Demo:
             raise DemoConfigurationError(
                 "STRIPE_SECRET_KEY is set, so STRIPE_PUBLISHABLE_KEY must be too."
             )
-        # httpx serves stripe-python's sync calls (Flask, Lambda) and async
-        # ones (FastAPI) alike.
-        http_client = stripe.HTTPXClient(allow_sync_methods=True)
-        resources.callback(http_client.close)
+        transport = (
+            http_client()
+            if http_client is not None
+            else stripe.HTTPXClient(allow_sync_methods=True)
+        )
+        resources.callback(transport.close)
         stripe_client = stripe.StripeClient(
             secret_key,
-            http_client=http_client,
+            http_client=transport,
             base_addresses={"api": api_base} if api_base else {},
         )
         return cls(
@@ -303,7 +316,7 @@ class Demo:
             publishable_key=publishable_key,
             fake=None,
             resources=resources,
-            http_client=http_client,
+            http_client=transport,
             allowed_origins=allowed_origins,
         )
 

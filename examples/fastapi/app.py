@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import stripe
+
 from fastapi import FastAPI, Request, Response
 
 # The examples share one configuration module, examples/_shared.
@@ -37,7 +39,12 @@ def create_app(demo: Demo | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.demo = demo if demo is not None else Demo.from_environment()
+        app.state.demo = (
+            demo
+            if demo is not None
+            # An async-only app: aiohttp, the faster transport under concurrency.
+            else Demo.from_environment(http_client=stripe.AIOHTTPClient)
+        )
         try:
             yield
         finally:

@@ -22,6 +22,8 @@ audit_logger = logging.getLogger("issuing_elements.audit")
 
 Action = Literal["issue", "revoke"]
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
 # Header values the adapter passes are the browser's: keep what is logged short.
 _MAX_HEADER_CHARS = 256
 
@@ -95,9 +97,6 @@ def log_audit_event(event: AuditEvent, /) -> None:
 
     Granted keys and revocations are logged at INFO, refusals at WARNING.
     """
-    success = event.outcome in ("granted", "revoked")
-    audit_logger.log(
-        logging.INFO if success else logging.WARNING,
-        "%s",
-        json.dumps(event.to_dict(), separators=(",", ":"), sort_keys=True),
-    )
+    level = logging.INFO if event.outcome in ("granted", "revoked") else logging.WARNING
+    if audit_logger.isEnabledFor(level):  # no JSON built for a line nobody keeps
+        audit_logger.log(level, "%s", _ENCODER.encode(event.to_dict()))

@@ -8,7 +8,6 @@ of it.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Final, Literal
 
 import attrs
@@ -19,6 +18,8 @@ from ._stripe_api import client_api_key
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from stripe import StripeClient
 
 __all__ = ["LOCALES", "ClientConfig", "client_config"]
@@ -146,7 +147,7 @@ def _check_locale(locale: object) -> None:
             lowered.get(spelled)
             or lowered.get(spelled.split("-", 1)[0])
             or next(
-                iter(difflib.get_close_matches(locale, LOCALES, n=1, cutoff=0.6)),
+                iter(_close_matches(locale, LOCALES)),
                 None,
             )
         )
@@ -258,3 +259,10 @@ def client_config(  # noqa: PLR0913 - each keyword is one Stripe.js option or ne
         api_version=api_version,
         locale=locale,
     )
+
+
+def _close_matches(word: str, choices: Sequence[str]) -> list[str]:
+    # difflib loads only on this error path, not with every import.
+    import difflib  # noqa: PLC0415 - see above
+
+    return difflib.get_close_matches(word, choices, n=1, cutoff=0.6)

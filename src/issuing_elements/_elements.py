@@ -9,7 +9,6 @@ test compiles every builder's output against them.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, ClassVar, Final, Literal, Protocol
 
 import attrs
@@ -56,6 +55,9 @@ class ElementOptions(Protocol):
 
 
 def _closest(value: str, valid: tuple[str, ...]) -> str:
+    # difflib loads only on this error path, not with every import.
+    import difflib  # noqa: PLC0415 - see above
+
     match = difflib.get_close_matches(value.lower(), valid, n=1, cutoff=0.5)
     return f"; did you mean {match[0]!r}?" if match else ""
 

@@ -87,7 +87,7 @@ def _malformed(why: str) -> NoReturn:
 def _json_pairs(body: bytes) -> list[tuple[str, object]]:
     try:
         text = body.decode("utf-8")
-        document = json.loads(text, object_pairs_hook=_Pairs)
+        document = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         _malformed("not valid UTF-8 JSON")
     if not isinstance(document, _Pairs):
@@ -97,6 +97,10 @@ def _json_pairs(body: bytes) -> list[tuple[str, object]]:
 
 class _Pairs(list[tuple[str, object]]):
     """A JSON object as its list of pairs, so duplicate names stay visible."""
+
+
+# Built once: json.loads with a hook builds a decoder per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs)
 
 
 def _form_pairs(body: bytes) -> list[tuple[str, object]]:

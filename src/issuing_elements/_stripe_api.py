@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -147,7 +146,8 @@ def request_options(
     if stripe_account is not None:
         options["stripe_account"] = stripe_account
     if idempotent:
-        options["idempotency_key"] = f"issuing-elements-{uuid.uuid4()}"
+        # 128 random bits, as a UUID4 has, without building a UUID object.
+        options["idempotency_key"] = "issuing-elements-" + os.urandom(16).hex()
     return options
 
 

@@ -9,7 +9,6 @@ rules at run time for values that come from elsewhere (settings, JSON).
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
@@ -20,7 +19,7 @@ from typing_extensions import Required, TypedDict
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 __all__ = [
     "INPUT_ONLY_PSEUDO_CLASSES",
@@ -103,7 +102,7 @@ def _closest(name: str, valid: Iterable[str]) -> str:
     match = (
         lowered.get(name.lower())
         or lowered.get(squashed)
-        or next(iter(difflib.get_close_matches(name, choices, n=1, cutoff=0.6)), None)
+        or next(iter(_close_matches(name, choices)), None)
     )
     if match is None:
         return f"valid names are {', '.join(choices)}"
@@ -235,3 +234,10 @@ def check_display_style(element: str, style: object) -> None:
                 f"{element}.style uses {pseudo!r}, which only applies to inputs. "
                 f"{reason}."
             )
+
+
+def _close_matches(word: str, choices: Sequence[str]) -> list[str]:
+    # difflib loads only on this error path, not with every import.
+    import difflib  # noqa: PLC0415 - see above
+
+    return difflib.get_close_matches(word, choices, n=1, cutoff=0.6)

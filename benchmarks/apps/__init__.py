@@ -1,0 +1,1 @@
+"""The hand-written baselines, and the examples as the benchmarks run them."""

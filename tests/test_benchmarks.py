@@ -1,0 +1,37 @@
+"""The benchmarks still run: they are not timed here, only kept from rotting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_benchmarks(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and modules
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_every_benchmark_module_imports() -> None:
+    names = sorted(
+        f"benchmarks.{path.stem}"
+        for path in (ROOT / "benchmarks").glob("*.py")
+        if path.stem != "__main__"
+    )
+    code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
+    result = run_benchmarks("-c", code, *names)
+    assert 0 == result.returncode, result.stderr
+
+
+def test_a_quick_run_prints_the_table() -> None:
+    result = run_benchmarks("-m", "benchmarks", "--quick", "--only", "overhead")
+    table = "| # | ratio (or count) | n | min | median | max | target | |"
+    assert (0, True) == (result.returncode, table in result.stdout), result.stderr
