@@ -52,6 +52,31 @@ def test_refused_api_versions(
         EphemeralKeyIssuer(stripe_client, allow, api_version=api_version)
 
 
+@pytest.mark.parametrize(
+    ("api_version", "message"),
+    [
+        (
+            "2020-03-01",
+            "api_version '2020-03-01' is older than 2020-03-02, the first "
+            "version Issuing Elements work with.",
+        ),
+        (
+            "latest",
+            "api_version must be a Stripe API version (YYYY-MM-DD or "
+            "YYYY-MM-DD.name), not a str of 6 characters.",
+        ),
+        (20200302, "api_version must be a string, not int."),
+    ],
+)
+def test_a_refused_api_version_says_why(
+    stripe_client: stripe.StripeClient, api_version: Any, message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        EphemeralKeyIssuer(stripe_client, allow, api_version=api_version)
+
+    assert message == str(raised.value)
+
+
 def test_a_client_pinned_too_old_is_refused() -> None:
     client = stripe.StripeClient("sk_test_fake_old", stripe_version="2019-02-19")
 
