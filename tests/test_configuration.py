@@ -57,13 +57,17 @@ def test_refused_api_versions(
     [
         (
             "2020-03-01",
-            "api_version '2020-03-01' is older than 2020-03-02, the first "
-            "version Issuing Elements work with.",
+            (
+                "api_version '2020-03-01' is older than 2020-03-02, the first "
+                "version Issuing Elements work with."
+            ),
         ),
         (
             "latest",
-            "api_version must be a Stripe API version (YYYY-MM-DD or "
-            "YYYY-MM-DD.name), not a str of 6 characters.",
+            (
+                "api_version must be a Stripe API version (YYYY-MM-DD or "
+                "YYYY-MM-DD.name), not a str of 6 characters."
+            ),
         ),
         (20200302, "api_version must be a string, not int."),
     ],
