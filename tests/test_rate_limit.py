@@ -21,6 +21,7 @@ from issuing_elements import (
     RateLimiter,
     RedisRateLimiter,
 )
+from issuing_elements._rate_limit import _seconds
 from issuing_elements.exceptions import ConfigurationError, ServiceUnavailableError
 from redis_server import RedisServer
 
@@ -563,3 +564,7 @@ def test_two_processes_sharing_redis_never_exceed_the_limit(
     print(figure)  # noqa: T201 - the figure the docs quote
     assert [0, 0] == [process.returncode for process in processes]
     assert limit == sum(counts)
+
+
+def test_redis_microseconds_become_seconds_and_zero_allows() -> None:
+    assert (None, 0.000001, 1.5) == (_seconds(0), _seconds(1), _seconds(1_500_000))
