@@ -1,6 +1,8 @@
 # Two entry points, each making its own virtual environment:
 #   make demo   runs the endpoint end to end, offline, on the built-in Stripe stand-in
 #   make test   runs lint, mypy --strict, the docs build and every test
+#   make fuzz   fuzzes the endpoint with 100,000 Hypothesis examples and prints the count
+#   make load   sends 10,000 requests at concurrency 50 to the FastAPI example under uvicorn
 #   make bench  prints one table of side-by-side ratios (BENCH_ARGS=--quick: a short run)
 # and one that is neither CI nor part of `make test`:
 #   make mutate mutation testing (mutmut) of the modules that decide; prints
@@ -20,7 +22,7 @@ SITE   ?= site
 # The venv that builds and checks the distributions and lints the workflows.
 TOOLS  ?= .venv-release
 
-.PHONY: demo test lint typecheck docs pytest dist workflows bench mutate clean
+.PHONY: demo test lint typecheck docs pytest dist workflows bench fuzz load mutate clean
 
 ifeq ($(WHEEL),)
 $(STAMP): pyproject.toml
@@ -82,6 +84,30 @@ workflows: $(TOOLS)/.installed
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The long fuzz profile: FUZZ_EXAMPLES in total, half through handle and half
+# through ahandle, side by side in two processes; each prints its count, then
+# the total (the operator's log lines stay in the logs). --noconftest: the suite-wide log check would hold every log record
+# of the run in memory (the quick profile in `make test` runs under it).
+FUZZ_EXAMPLES ?= 100000
+FUZZ_PYTEST := $(BIN)/pytest tests/test_fuzz_endpoint.py -q -s -p no:cacheprovider -p no:logging --noconftest
+fuzz: $(STAMP)
+	@export ISSUING_ELEMENTS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES); dir=$$(mktemp -d); \
+	echo "fuzzing with $(FUZZ_EXAMPLES) examples; logs in $$dir"; \
+	($(FUZZ_PYTEST) -k test_handle_ > $$dir/handle.log 2>&1; echo $$? > $$dir/handle.rc) & \
+	($(FUZZ_PYTEST) -k test_ahandle_ > $$dir/ahandle.log 2>&1; echo $$? > $$dir/ahandle.rc) & \
+	wait; for twin in handle ahandle; do \
+		if [ "$$(cat $$dir/$$twin.rc)" = 0 ]; then grep -E "^fuzz |passed" $$dir/$$twin.log; \
+		else cat $$dir/$$twin.log; fi; \
+	done; \
+	awk '/^fuzz [a-z]+: [0-9]+ examples/ {n += $$3} END {print "fuzz total: " n " examples"}' $$dir/*.log; \
+	test "$$(cat $$dir/handle.rc $$dir/ahandle.rc | tr -d '\n')" = 00
+
+# A bounded load run, not a timed test: it prints its figures.
+LOAD_REQUESTS ?= 10000
+LOAD_CONCURRENCY ?= 50
+load: $(STAMP)
+	$(BIN)/python benchmarks/load.py --requests $(LOAD_REQUESTS) --concurrency $(LOAD_CONCURRENCY)
 
 # mutmut copies the project into mutants/ and runs, for each mutant, only the
 # tests that cover the mutated function (pyproject.toml, [tool.mutmut]).

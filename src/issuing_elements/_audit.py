@@ -16,6 +16,8 @@ from typing import Literal, Protocol
 
 import attrs
 
+from ._redact import redact
+
 __all__ = ["AuditEvent", "AuditSink", "log_audit_event"]
 
 audit_logger = logging.getLogger("issuing_elements.audit")
@@ -36,7 +38,8 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 def _clip(value: str | None) -> str | None:
-    return value if value is None else value[:_MAX_HEADER_CHARS]
+    # The client's own text: a secret pasted into a header is masked too.
+    return value if value is None else redact(value)[:_MAX_HEADER_CHARS]
 
 
 @attrs.frozen(kw_only=True)

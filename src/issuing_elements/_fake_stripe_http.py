@@ -28,6 +28,9 @@ class FakeStripeServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = False
+    # socketserver's backlog of 5 drops connections a busy app opens at once;
+    # the client then retries its SYN after 1, 3, 7 s.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], simulation: Simulation) -> None:
         self.simulation = simulation
@@ -114,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeStripe"
     sys_version = ""
+    # Headers and body go out in two writes; with Nagle's algorithm on, the
+    # body waits for the client's delayed ACK (40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
         # Silenced: the stdlib would print every request line to stderr, and

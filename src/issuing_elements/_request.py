@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from ._ids import is_card_id, is_nonce
 from ._records import KeyRequest
+from ._redact import redact
 from .exceptions import (
     BodyTooLargeError,
     InvalidRequestError,
@@ -22,9 +23,10 @@ from .exceptions import (
 FIELDS = ("card_id", "nonce")
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
-# Unknown field names are echoed in errors, so the answer stays small (under
-# 1 KiB, whatever the body limit): a few names, each cut short and shown only
-# in characters that JSON does not have to escape.
+# Field names, media types and charsets are echoed in errors: the client's own
+# text. So that the answer stays small (under 1 KiB, whatever the body limit)
+# and holds no secret, a few names at most are listed, each with any secret
+# masked, cut short, and shown only in characters JSON need not escape.
 _NAME_ECHO_LIMIT = 40
 _NAMES_ECHOED = 3
 _ECHOABLE = frozenset(
@@ -57,13 +59,15 @@ def parse_key_request(
         )
     media_type, charset = _media_type(content_type)
     if charset not in (None, "utf-8", "utf8"):
-        raise UnsupportedMediaTypeError(f"Unsupported charset {charset!r}.")
+        raise UnsupportedMediaTypeError(f"Unsupported charset {_echo(charset)}.")
     if media_type == _JSON:
         pairs = _json_pairs(body)
     elif media_type == _FORM:
         pairs = _form_pairs(body)
     else:
-        raise UnsupportedMediaTypeError(f"Unsupported media type {media_type!r}.")
+        raise UnsupportedMediaTypeError(
+            f"Unsupported media type {_echo(media_type) if media_type else 'none'}."
+        )
     fields = _exact_fields(pairs)
     return check_ids(fields["card_id"], fields["nonce"])
 
@@ -118,9 +122,11 @@ def _form_pairs(body: bytes) -> list[tuple[str, object]]:
     return list(pairs)
 
 
-def _echo(name: str) -> str:
-    shown = "".join(c if c in _ECHOABLE else "?" for c in name[:_NAME_ECHO_LIMIT])
-    return repr(shown + "..." if len(name) > _NAME_ECHO_LIMIT else shown)
+def _echo(text: str) -> str:
+    """The client's *text*, safe to put in a message: short, plain, no secret."""
+    masked = redact(text)
+    shown = "".join(c if c in _ECHOABLE else "?" for c in masked[:_NAME_ECHO_LIMIT])
+    return repr(shown + "..." if len(masked) > _NAME_ECHO_LIMIT else shown)
 
 
 def _list_names(names: list[str]) -> str:
@@ -137,7 +143,7 @@ def _exact_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
         raise InvalidRequestError(
             f"Unknown field(s): {_list_names(unknown)}. Send only card_id and "
             "nonce; the server chooses the Stripe account and API version.",
-            field=unknown[0][:_NAME_ECHO_LIMIT],
+            field=redact(unknown[0])[:_NAME_ECHO_LIMIT],
         )
     for name in FIELDS:
         count = names.count(name)
