@@ -4,6 +4,10 @@
 #   make fuzz   fuzzes the endpoint with 100,000 Hypothesis examples and prints the count
 #   make load   sends 10,000 requests at concurrency 50 to the FastAPI example under uvicorn
 #   make bench  prints one table of side-by-side ratios (BENCH_ARGS=--quick: a short run)
+# and one that is neither CI nor part of `make test`:
+#   make mutate mutation testing (mutmut) of the modules that decide; prints
+#               the kill rate (tests/mutation/equivalent.md lists the survivors
+#               that are equivalent)
 #
 # make test WHEEL=dist/issuing_elements-X-py3-none-any.whl tests that built
 # wheel instead of src/: it is installed into a fresh virtual environment of
@@ -18,7 +22,7 @@ SITE   ?= site
 # The venv that builds and checks the distributions and lints the workflows.
 TOOLS  ?= .venv-release
 
-.PHONY: demo test lint typecheck docs pytest dist workflows bench fuzz load clean
+.PHONY: demo test lint typecheck docs pytest dist workflows bench fuzz load mutate clean
 
 ifeq ($(WHEEL),)
 $(STAMP): pyproject.toml
@@ -105,5 +109,17 @@ LOAD_CONCURRENCY ?= 50
 load: $(STAMP)
 	$(BIN)/python benchmarks/load.py --requests $(LOAD_REQUESTS) --concurrency $(LOAD_CONCURRENCY)
 
+# mutmut copies the project into mutants/ and runs, for each mutant, only the
+# tests that cover the mutated function (pyproject.toml, [tool.mutmut]).
+$(VENV)/.mutation-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet --group mutation
+	touch $@
+
+MUTATE_CHILDREN ?= 2
+
+mutate: $(VENV)/.mutation-installed
+	$(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) > /dev/null
+	$(BIN)/mutmut results --all true | $(BIN)/python tests/mutation/kill_rate.py tests/mutation/equivalent.md
+
 clean:
-	rm -rf $(VENV) .venv-wheel $(TOOLS) .coverage .mypy_cache .pytest_cache .ruff_cache dist $(SITE)
+	rm -rf mutants $(VENV) .venv-wheel $(TOOLS) .coverage .mypy_cache .pytest_cache .ruff_cache dist $(SITE)

@@ -52,6 +52,35 @@ def test_refused_api_versions(
         EphemeralKeyIssuer(stripe_client, allow, api_version=api_version)
 
 
+@pytest.mark.parametrize(
+    ("api_version", "message"),
+    [
+        (
+            "2020-03-01",
+            (
+                "api_version '2020-03-01' is older than 2020-03-02, the first "
+                "version Issuing Elements work with."
+            ),
+        ),
+        (
+            "latest",
+            (
+                "api_version must be a Stripe API version (YYYY-MM-DD or "
+                "YYYY-MM-DD.name), not a str of 6 characters."
+            ),
+        ),
+        (20200302, "api_version must be a string, not int."),
+    ],
+)
+def test_a_refused_api_version_says_why(
+    stripe_client: stripe.StripeClient, api_version: Any, message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        EphemeralKeyIssuer(stripe_client, allow, api_version=api_version)
+
+    assert message == str(raised.value)
+
+
 def test_a_client_pinned_too_old_is_refused() -> None:
     client = stripe.StripeClient("sk_test_fake_old", stripe_version="2019-02-19")
 
@@ -216,3 +245,20 @@ def test_callbacks_are_checked(
 
     with pytest.raises(ConfigurationError, match=option):
         EphemeralKeyIssuer(stripe_client, allow, **options)
+
+
+class Xid:
+    """A value of a type whose name starts with a capital letter."""
+
+
+@pytest.mark.parametrize(
+    ("account", "named"),
+    [(7, "an int"), (1.5, "a float"), (Xid(), "a Xid")],
+)
+def test_grant_names_a_wrong_accounts_type_with_its_article(
+    account: object, named: str
+) -> None:
+    with pytest.raises(ValueError, match="stripe_account") as raised:
+        Grant(stripe_account=account)  # type: ignore[arg-type]  # the wrong type is the test
+
+    assert str(raised.value).endswith(f"(acct_...), not {named}")

@@ -24,7 +24,7 @@ from issuing_elements import EphemeralKeyIssuer, Grant, HttpResponse
 from issuing_elements._stripe_call import _late_tasks, _workers
 from issuing_elements.exceptions import StripeUnavailableError
 from socket_stand_ins import SilentServer
-from stripe_wire import API_KEY, CARD, KEY_ID, NONCE, key_object, owner_of
+from stripe_wire import ACCOUNT, API_KEY, CARD, KEY_ID, NONCE, key_object, owner_of
 
 DEADLINE = 0.5
 # Generous: the bound is the deadline, not the client's 80 s; CI machines are slow.
@@ -247,6 +247,50 @@ def test_a_key_issued_after_the_deadline_is_revoked_async(
         return response.status, deletes(httpserver)
 
     assert (503, [f"/v1/ephemeral_keys/{KEY_ID}"]) == asyncio.run(serve())
+
+
+def delete_accounts(httpserver: HTTPServer) -> list[str | None]:
+    return [
+        request.headers.get("Stripe-Account")
+        for request, _ in httpserver.log
+        if request.method == "DELETE"
+    ]
+
+
+@pytest.mark.usefixtures("stripe_answers_late")
+def test_a_late_key_is_revoked_under_its_account(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    issuer = EphemeralKeyIssuer(
+        stripe_client, owner_of({CARD: Grant(ACCOUNT)}), deadline=DEADLINE
+    )
+
+    handle(issuer)
+
+    wait_for_a_delete(httpserver)
+    wait_for_workers()
+    assert [ACCOUNT] == delete_accounts(httpserver)
+
+
+@pytest.mark.usefixtures("stripe_answers_late")
+def test_a_late_key_is_revoked_under_its_account_async(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    stripe_http: stripe.HTTPXClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(
+        stripe_client, owner_of({CARD: Grant(ACCOUNT)}), deadline=DEADLINE
+    )
+
+    async def serve() -> list[str | None]:
+        await issuer.ahandle("alice", body=BODY, content_type=JSON)
+        end = time.monotonic() + 5
+        while _late_tasks and time.monotonic() < end:  # noqa: ASYNC110 - a set of tasks, no event
+            await asyncio.sleep(0.02)
+        await stripe_http.close_async()  # type: ignore[no-untyped-call]  # untyped
+        return delete_accounts(httpserver)
+
+    assert [ACCOUNT] == asyncio.run(serve())
 
 
 def test_a_key_that_arrives_in_time_is_not_revoked(

@@ -133,6 +133,17 @@ BROWSER_ERRORS: list[Any] = [
     pytest.param("alice", b"\xff\xfe", JSON, 400, "invalid_request", id="not utf-8"),
     pytest.param(
         "alice",
+        json.dumps([["card_id", CARD], ["nonce", NONCE]]).encode(),
+        JSON,
+        400,
+        "invalid_request",
+        id="json array of pairs",
+    ),
+    pytest.param(
+        "alice", b"[" * 3000, JSON, 400, "invalid_request", id="json nested too deep"
+    ),
+    pytest.param(
+        "alice",
         json.dumps({"card_id": CARD}).encode(),
         JSON,
         400,
@@ -193,6 +204,30 @@ BROWSER_ERRORS: list[Any] = [
     ),
     pytest.param(
         "alice",
+        json.dumps({"card_id": "ic_1_2", "nonce": NONCE}).encode(),
+        JSON,
+        400,
+        "invalid_request",
+        id="card id with an underscore",
+    ),
+    pytest.param(
+        "alice",
+        json.dumps({"card_id": "ic_\u0661\u0662", "nonce": NONCE}).encode(),
+        JSON,
+        400,
+        "invalid_request",
+        id="card id with non-ascii digits",
+    ),
+    pytest.param(
+        "alice",
+        json.dumps({"card_id": CARD, "nonce": "ephkn_" + "a" * 501}).encode(),
+        JSON,
+        400,
+        "invalid_request",
+        id="nonce too long",
+    ),
+    pytest.param(
+        "alice",
         (
             f'{{"card_id": "{CARD}", "card_id": "{OTHER_CARD}", "nonce": "{NONCE}"}}'
         ).encode(),
@@ -218,6 +253,14 @@ BROWSER_ERRORS: list[Any] = [
         id="unknown form field",
     ),
     pytest.param("alice", b"card_id", FORM, 400, "invalid_request", id="bad form"),
+    pytest.param(
+        "alice",
+        f"card_id={CARD}&&nonce={NONCE}".encode(),
+        FORM,
+        400,
+        "invalid_request",
+        id="form with an empty field",
+    ),
     pytest.param("alice", b"", FORM, 400, "invalid_request", id="empty form"),
     pytest.param(
         "alice", b"x" * 4097, JSON, 413, "body_too_large", id="body too large"
@@ -243,6 +286,14 @@ BROWSER_ERRORS: list[Any] = [
         415,
         "unsupported_media_type",
         id="latin-1 json",
+    ),
+    pytest.param(
+        "alice",
+        GOOD_BODY,
+        "application/json; Charset=latin-1",
+        415,
+        "unsupported_media_type",
+        id="latin-1 json, parameter name capitalized",
     ),
     pytest.param(
         "alice",
@@ -294,6 +345,48 @@ def test_refused_before_stripe(
 
     assert (status, code) == error_of(response)
     assert [] == httpserver.log
+
+
+@pytest.mark.parametrize(
+    ("user", "body", "content_type", "status", "code"), BROWSER_ERRORS
+)
+def test_refusals_are_never_cached(
+    issuer: EphemeralKeyIssuer[str],
+    user: str | None,
+    body: bytes,
+    content_type: str | None,
+    status: int,
+    code: str,
+) -> None:
+    response = issuer.handle(user, body=body, content_type=content_type)
+
+    assert (status, "application/json", "no-store") == (
+        response.status,
+        response.headers["Content-Type"],
+        response.headers["Cache-Control"],
+    )
+
+
+def test_a_body_of_exactly_the_limit_is_accepted(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+    body = GOOD_BODY + b" " * (issuer.max_body_bytes - len(GOOD_BODY))
+
+    response = issuer.handle("alice", body=body, content_type=JSON)
+
+    assert (4096, 200) == (len(body), response.status)
+
+
+def test_a_malformed_body_says_so(issuer: EphemeralKeyIssuer[str]) -> None:
+    response = issuer.handle("alice", body=b"{", content_type=JSON)
+
+    assert (
+        "The body is malformed: not valid UTF-8 JSON."
+        == (json.loads(response.body)["error"]["message"])
+    )
 
 
 def test_unknown_fields_are_named_in_the_message(
@@ -635,6 +728,12 @@ class Opaque:
     pass
 
 
+class LooksLikeAGrant:
+    """Not a Grant, though it has a Grant's attribute."""
+
+    stripe_account = None
+
+
 def raising(_user: str, _request: KeyRequest) -> Grant:
     raise LookupError("database down")
 
@@ -652,6 +751,7 @@ def bad_account(_user: str, _request: KeyRequest) -> Grant:
         pytest.param(lambda _u, _r: "yes", id="'yes'"),
         pytest.param(lambda _u, _r: 1, id="1"),
         pytest.param(lambda _u, _r: Opaque(), id="an object"),
+        pytest.param(lambda _u, _r: LooksLikeAGrant(), id="a Grant look-alike"),
         pytest.param(lambda _u, _r: [Grant()], id="a list holding a grant"),
         pytest.param(bad_account, id="grant with a bad account"),
     ],
@@ -683,6 +783,29 @@ def test_authorizer_fault_is_logged_for_the_operator(
         record.levelname,
         (record.exc_text or "").splitlines()[-1],
     )
+
+
+def test_authorizer_fault_log_names_the_exception_and_the_card(
+    stripe_client: stripe.StripeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, raising)
+
+    issuer.handle("alice", body=GOOD_BODY, content_type=JSON)
+
+    assert ["The authorizer raised LookupError for card ic_1FakeCard; denying."] == [
+        r.getMessage() for r in caplog.records if r.name == "issuing_elements"
+    ]
+
+
+def test_authorizer_fault_raises_a_denial_that_says_why(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, raising)
+
+    with pytest.raises(CardNotFoundError) as raised:
+        issuer.issue("alice", card_id=CARD, nonce=NONCE)
+
+    assert "The authorizer raised; denied." == str(raised.value)
 
 
 def test_authorizer_sees_the_user_and_the_checked_request(

@@ -71,3 +71,30 @@ def test_an_unknown_fields_answer_names_three_and_counts_the_rest(
         f"'{'z' * 40}...' and 2 more. Send only card_id and nonce; the server "
         "chooses the Stripe account and API version."
     ) == json.loads(response.body)["error"]["message"]
+
+
+def test_an_unknown_name_of_the_limit_is_shown_whole_and_three_are_not_counted(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, lambda _u, _r: True)
+    body = _json_body(["z" * 40, "two", "three"])
+
+    response = issuer.handle("alice", body=body, content_type=JSON)
+
+    assert (
+        f"Unknown field(s): '{'z' * 40}', 'two', 'three'. Send only card_id and "
+        "nonce; the server chooses the Stripe account and API version."
+    ) == json.loads(response.body)["error"]["message"]
+
+
+def test_an_unknown_fields_answer_counts_one_more(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    issuer = EphemeralKeyIssuer(stripe_client, lambda _u, _r: True)
+    body = _json_body(["one", "two", "three", "four"])
+
+    response = issuer.handle("alice", body=body, content_type=JSON)
+
+    assert json.loads(response.body)["error"]["message"].startswith(
+        "Unknown field(s): 'one', 'two', 'three' and 1 more."
+    )

@@ -403,3 +403,52 @@ def test_a_stopped_redis_fails_the_async_ledger(redis_to_stop: RedisServer) -> N
 def test_a_redis_ledger_needs_a_redis_client() -> None:
     with pytest.raises(ConfigurationError, match=r"needs a redis\.Redis .* not str"):
         RedisKeyLedger("redis://127.0.0.1:6379")  # type: ignore[arg-type]  # on purpose
+
+
+def test_a_stopped_redis_is_named_as_the_key_ledgers(
+    redis_to_stop: RedisServer,
+) -> None:
+    key = live_key(1, expires=int(time.time()) + 900)
+    calls = {
+        "record": lambda ledger: ledger.record(key),
+        "keys_for_user": lambda ledger: ledger.keys_for_user("alice"),
+        "keys_for_card": lambda ledger: ledger.keys_for_card("ic_1"),
+        "forget": lambda ledger: ledger.forget(key),
+    }
+    said = []
+    with redis_to_stop.client() as client:
+        ledger = RedisKeyLedger(client)
+        redis_to_stop.stop()
+        for call in calls.values():
+            with pytest.raises(ServiceUnavailableError) as raised:
+                call(ledger)
+            said.append(str(raised.value).partition(": ")[0])
+
+    assert ["the key ledger's Redis failed"] * len(calls) == said
+
+
+async def message(call: Awaitable[object]) -> str:
+    try:
+        await call
+    except ServiceUnavailableError as error:
+        return str(error).partition(": ")[0]
+    return "answered"
+
+
+def test_a_stopped_redis_is_named_as_the_async_key_ledgers(
+    redis_to_stop: RedisServer,
+) -> None:
+    key = live_key(1, expires=int(time.time()) + 900)
+
+    async def after_stopping() -> list[str]:
+        async with redis_to_stop.async_client() as client:
+            ledger = RedisKeyLedger(client)
+            redis_to_stop.stop()
+            return [
+                await message(ledger.arecord(key)),
+                await message(ledger.akeys_for_user("alice")),
+                await message(ledger.akeys_for_card("ic_1")),
+                await message(ledger.aforget(key)),
+            ]
+
+    assert ["the key ledger's Redis failed"] * 4 == asyncio.run(after_stopping())

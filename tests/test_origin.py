@@ -234,3 +234,37 @@ def test_csp_sources_may_be_added_before_rendering() -> None:
 def test_csp_injection_is_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         content_security_policy(**options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param(
+            {"frame_ancestors": ()},
+            "frame_ancestors must be a non-empty tuple of sources, such as "
+            "(\"'self'\",) or (\"'none'\",).",
+            id="empty frame_ancestors",
+        ),
+        pytest.param(
+            {"report_uri": "/csp; script-src *"},
+            "A CSP source may not hold ';', ',' or a line break.",
+            id="; in report_uri",
+        ),
+    ],
+)
+def test_csp_refusal_says_what_is_wrong(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        content_security_policy(**options)
+
+    assert message == str(raised.value)
+
+
+def test_csp_sources_may_hold_any_letter() -> None:
+    policy = content_security_policy(
+        report_uri="https://XX.example.com/csp", frame_ancestors=("https://X.test",)
+    )
+
+    assert (("https://XX.example.com/csp",), ("https://X.test",)) == (
+        policy["report-uri"],
+        policy["frame-ancestors"],
+    )

@@ -21,6 +21,7 @@ from issuing_elements import (
     RateLimiter,
     RedisRateLimiter,
 )
+from issuing_elements._rate_limit import _seconds
 from issuing_elements.exceptions import ConfigurationError, ServiceUnavailableError
 from redis_server import RedisServer
 
@@ -406,6 +407,34 @@ def test_a_stopped_redis_fails_closed_for_ahit(redis_to_stop: RedisServer) -> No
         asyncio.run(after_stopping())
 
 
+def test_a_stopped_redis_is_named_as_the_rate_limiters(
+    redis_to_stop: RedisServer,
+) -> None:
+    with redis_to_stop.client() as client:
+        limiter = RedisRateLimiter(client, per_user=RateLimit(5, 60))
+        redis_to_stop.stop()
+
+        with pytest.raises(ServiceUnavailableError) as raised:
+            limiter.hit("alice", "ic_1")
+
+    assert "the rate limiter's Redis failed" == str(raised.value).partition(": ")[0]
+
+
+def test_a_stopped_redis_is_named_as_the_rate_limiters_for_ahit(
+    redis_to_stop: RedisServer,
+) -> None:
+    async def after_stopping() -> float | None:
+        async with redis_to_stop.async_client() as client:
+            limiter = RedisRateLimiter(client, per_user=RateLimit(5, 60))
+            redis_to_stop.stop()
+            return await limiter.ahit("alice", "ic_1")
+
+    with pytest.raises(ServiceUnavailableError) as raised:
+        asyncio.run(after_stopping())
+
+    assert "the rate limiter's Redis failed" == str(raised.value).partition(": ")[0]
+
+
 def test_fail_open_allows_and_warns_when_redis_is_down(
     redis_to_stop: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -535,3 +564,7 @@ def test_two_processes_sharing_redis_never_exceed_the_limit(
     print(figure)  # noqa: T201 - the figure the docs quote
     assert [0, 0] == [process.returncode for process in processes]
     assert limit == sum(counts)
+
+
+def test_redis_microseconds_become_seconds_and_zero_allows() -> None:
+    assert (None, 0.000001, 1.5) == (_seconds(0), _seconds(1), _seconds(1_500_000))

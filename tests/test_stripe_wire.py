@@ -236,6 +236,18 @@ def test_revoke_deletes_the_key_under_its_account(
     )
 
 
+def test_revoke_sends_no_idempotency_key(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
+) -> None:
+    httpserver.expect_oneshot_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_json(key_object(secret=None))
+
+    issuer.revoke(KEY_ID)
+
+    assert [] == only_request(httpserver).headers.getlist("Idempotency-Key")
+
+
 def test_arevoke_deletes_the_key(
     httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str]
 ) -> None:
@@ -356,6 +368,34 @@ def test_a_key_for_another_card_is_logged(
         for record in caplog.records
         if record.levelname == "ERROR" and "Stripe answered" in record.getMessage()
     ]
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        pytest.param({"id": KEY_ID + "/x"}, id="a key id with a tail"),
+        pytest.param({"id": "ephkey_"}, id="a bare key id prefix"),
+        pytest.param({"secret": "fake_secret_of_another_kind"}, id="not an ek_ secret"),
+        pytest.param({"secret": None}, id="no secret"),
+    ],
+)
+def test_a_key_object_of_the_wrong_shape_answers_500(
+    httpserver: HTTPServer, issuer: EphemeralKeyIssuer[str], wrong: dict[str, object]
+) -> None:
+    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
+        key_object(**wrong)
+    )
+
+    response = issuer.handle(
+        "alice",
+        body=json.dumps({"card_id": CARD, "nonce": NONCE}).encode(),
+        content_type="application/json",
+    )
+
+    assert (500, "server_misconfigured") == (
+        response.status,
+        json.loads(response.body)["error"]["code"],
+    )
 
 
 @pytest.mark.parametrize(
