@@ -247,6 +247,53 @@ def test_a_key_issued_after_the_deadline_is_revoked_async(
         return response.status, deletes(httpserver)
 
     assert (503, [f"/v1/ephemeral_keys/{KEY_ID}"]) == asyncio.run(serve())
+    # The late call and its revocation were held until done, then let go.
+    assert set() == _late_tasks
+
+
+def test_an_abandoned_call_that_fails_late_is_let_go_quietly(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    stripe_http: stripe.HTTPXClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    released = threading.Event()
+
+    def fails_late(_: Request) -> Response:
+        released.wait(2 * DEADLINE)
+        return Response(
+            json.dumps({"error": {"type": "api_error", "message": "Down."}}),
+            status=500,
+            mimetype=JSON,
+        )
+
+    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_handler(
+        fails_late
+    )
+    issuer = EphemeralKeyIssuer(
+        stripe_client,
+        owner_of({CARD: Grant()}),
+        deadline=DEADLINE,
+        max_network_retries=0,
+    )
+
+    async def serve() -> int:
+        response = await issuer.ahandle("alice", body=BODY, content_type=JSON)
+        end = time.monotonic() + 5
+        while _late_tasks and time.monotonic() < end:  # noqa: ASYNC110 - a set of tasks, no event
+            await asyncio.sleep(0.02)
+        await stripe_http.close_async()  # type: ignore[no-untyped-call]  # untyped
+        return response.status
+
+    try:
+        assert 503 == asyncio.run(serve())
+    finally:
+        released.set()
+    # Nothing to revoke, nothing held, and no error raised inside the loop's
+    # callbacks (asyncio would log "Exception in callback").
+    assert ([], set()) == (deletes(httpserver), _late_tasks)
+    errors = [r for r in caplog.records if r.name == "asyncio" and r.levelno >= 40]
+    assert [] == [r.getMessage() for r in errors]
 
 
 def delete_accounts(httpserver: HTTPServer) -> list[str | None]:
