@@ -1,4 +1,5 @@
-# Two entry points, each making its own virtual environment:
+# The README's two entry points (demo, test), each making its own virtual environment,
+# and the longer runs beside them:
 #   make demo   runs the endpoint end to end, offline, on the built-in Stripe stand-in
 #   make test   runs lint, mypy --strict, the docs build and every test
 #   make fuzz   fuzzes the endpoint with 100,000 Hypothesis examples and prints the count
