@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -429,6 +431,73 @@ def test_the_default_sink_logs_refusals_as_warnings(
         for record in caplog.records
         if record.name == "issuing_elements.audit"
     ]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "level"),
+    [("revoked", "INFO"), ("granted", "INFO"), ("stripe_unavailable", "WARNING")],
+)
+def test_the_default_sink_logs_each_outcome_at_its_level(
+    caplog: pytest.LogCaptureFixture, outcome: str, level: str
+) -> None:
+    log_audit_event(
+        AuditEvent(
+            time=dt.datetime.now(dt.timezone.utc),
+            action="revoke",
+            outcome=outcome,
+            reason="Revoked on request.",
+        )
+    )
+
+    assert [(level, outcome)] == [
+        (record.levelname, json.loads(record.getMessage())["outcome"])
+        for record in caplog.records
+        if record.name == "issuing_elements.audit"
+    ]
+
+
+_SILENT_APP = """
+import datetime as dt
+from issuing_elements import AuditEvent, log_audit_event
+
+for outcome in ("granted", "revoked", "granted"):
+    log_audit_event(AuditEvent(
+        time=dt.datetime.now(dt.timezone.utc), action="issue", outcome=outcome,
+        reason="Stripe issued a key.", key_id="ephkey_1",
+    ))
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "said"),
+    [
+        pytest.param("", 1, id="logging left unconfigured"),
+        pytest.param(
+            "import logging; logging.basicConfig(level=logging.WARNING)\n",
+            1,
+            id="configured at WARNING",
+        ),
+        pytest.param(
+            "import logging; logging.basicConfig(level=logging.INFO)\n",
+            0,
+            id="configured at INFO",
+        ),
+    ],
+)
+def test_an_unrecorded_trail_is_said_once_on_stderr(setup: str, said: int) -> None:
+    ran = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", setup + _SILENT_APP],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    lines = ran.stderr.splitlines()
+    assert (said, said == 0) == (
+        sum("'issuing_elements.audit' logger" in line for line in lines),
+        sum('"outcome":"granted"' in line for line in lines) == 2,
+    )
 
 
 # -- user_id ----------------------------------------------------------------

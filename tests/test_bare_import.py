@@ -44,7 +44,7 @@ def test_a_bare_import_loads_no_framework_redis_or_extra_http_client() -> None:
     [
         ("Style", "issuing_elements._style"),
         ("CardNumberDisplay", "issuing_elements._elements"),
-        ("client_config", "issuing_elements._config"),
+        ("client_config", "issuing_elements._client_config"),
     ],
 )
 def test_a_lazy_name_is_the_one_its_module_defines(name: str, module: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 import stripe
 
 from issuing_elements import ClientConfig, client_config
-from issuing_elements._config import LOCALES, _secret_key_mode
+from issuing_elements._client_config import LOCALES, _secret_key_mode
 from issuing_elements.exceptions import ConfigurationError
 
 PK_TEST = "pk_test_fake_issuing_elements"

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import pytest
 import stripe
 
-from issuing_elements._stripe_api import stripe_console_level
+from issuing_elements._redact import stripe_console_level
 
 LOG_VALUES = (None, "debug", "DEBUG", "info", "error")
 

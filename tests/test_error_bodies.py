@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 import stripe
 
-from issuing_elements import EphemeralKeyIssuer
+from issuing_elements import AuditEvent, EphemeralKeyIssuer
 from stripe_wire import CARD, NONCE
 
 JSON = "application/json"
@@ -97,4 +97,55 @@ def test_an_unknown_fields_answer_counts_one_more(
 
     assert json.loads(response.body)["error"]["message"].startswith(
         "Unknown field(s): 'one', 'two', 'three' and 1 more."
+    )
+
+
+class _Limiter:
+    """A rate limiter that always asks to wait *seconds* (the protocol's answer)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def hit(self, _user_id: str, _card_id: str) -> float | None:
+        return self.seconds
+
+    async def ahit(self, _user_id: str, _card_id: str) -> float | None:
+        return self.seconds
+
+
+@pytest.mark.parametrize(
+    ("wait", "retry_after"), [(0.2, "1"), (1.0, "1"), (1.01, "2"), (59.5, "60")]
+)
+def test_retry_after_rounds_the_wait_up_and_keeps_every_base_header(
+    stripe_client: stripe.StripeClient, wait: float, retry_after: str
+) -> None:
+    issuer = EphemeralKeyIssuer(
+        stripe_client, lambda _u, _r: True, rate_limiter=_Limiter(wait)
+    )
+    body = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
+
+    response = issuer.handle("alice", body=body, content_type=JSON)
+
+    assert (
+        429,
+        {
+            "Content-Type": "application/json",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Retry-After": retry_after,
+        },
+    ) == (response.status, dict(response.headers))
+
+
+def test_an_unsupported_media_type_is_echoed_with_its_slash(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    events: list[AuditEvent] = []
+    issuer = EphemeralKeyIssuer(stripe_client, lambda _u, _r: True, audit=events.append)
+
+    response = issuer.handle("alice", body=b"x", content_type="multipart/form-data")
+
+    assert (415, ["Unsupported media type 'multipart/form-data'."]) == (
+        response.status,
+        [event.reason for event in events],
     )

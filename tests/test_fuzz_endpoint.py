@@ -420,7 +420,7 @@ def header_maps(draw: st.DrawFn) -> dict[str, str] | None:
         return None
     headers: dict[str, str] = {}
     for name, spellings in header_names.items():
-        # Mostly one spelling or none; sometimes two, which the issuer must merge.
+        # Mostly one spelling or none; sometimes two, which the issuer must join.
         for _ in range(draw(st.sampled_from([0, 0, 0, 1, 1, 1, 2]))):
             headers[draw(st.sampled_from(spellings))] = draw(header_values[name])
     others = st.dictionaries(st.text(max_size=12), st.text(max_size=20), max_size=2)
@@ -490,7 +490,14 @@ calls = st.one_of(valid_calls(), fuzzed_calls, fuzzed_calls, fuzzed_calls, fuzze
 
 
 def _lowercase(headers: Mapping[str, str] | None) -> dict[str, str]:
-    return {name.lower(): value for name, value in (headers or {}).items()}
+    """By lower-case name; two different values of one header read joined."""
+    merged: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        earlier = merged.get(name.lower())
+        merged[name.lower()] = (
+            value if earlier in (None, value) else f"{earlier}, {value}"
+        )
+    return merged
 
 
 class _Object(list[tuple[str, object]]):

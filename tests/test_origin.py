@@ -11,7 +11,7 @@ import stripe
 from pytest_httpserver import HTTPServer
 
 from issuing_elements import EphemeralKeyIssuer, HttpResponse
-from issuing_elements._origin import content_security_policy
+from issuing_elements._csp import content_security_policy
 from issuing_elements.exceptions import ConfigurationError
 from stripe_wire import CARD, NONCE, key_object, owner_of
 
@@ -100,6 +100,85 @@ def test_forbidden_before_anything_else(
         response = guarded.handle(user, body=body, content_type=JSON, headers=headers)
 
     assert ((403, "forbidden_origin"), []) == (code_of(response), httpserver.log)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(
+            {"HTTP_ORIGIN": "https://evil.example", "REQUEST_METHOD": "POST"},
+            id="a WSGI environ (Django request.META)",
+        ),
+        pytest.param({"HTTP_ORIGIN": "https://evil.example"}, id="HTTP_ORIGIN alone"),
+        pytest.param(
+            {
+                "HTTP_SEC_FETCH_SITE": "cross-site",
+                "wsgi.input": object(),
+                "wsgi.version": (1, 0),
+            },
+            id="environ, cross-site without Origin",
+        ),
+        pytest.param({"ORIGIN": "https://evil.example"}, id="upper-case name"),
+        pytest.param(
+            {"Origin": APP, "origin": "https://evil.example"},
+            id="Origin twice: an allowed one and another",
+        ),
+    ],
+)
+def test_environ_and_any_case_names_are_read_as_headers(
+    guarded: EphemeralKeyIssuer[str],
+    httpserver: HTTPServer,
+    headers: dict[str, Any],
+) -> None:
+    response = guarded.handle("alice", body=BODY, content_type=JSON, headers=headers)
+
+    assert ((403, "forbidden_origin"), []) == (code_of(response), httpserver.log)
+
+
+@pytest.mark.usefixtures("stripe_issues")
+def test_an_environ_from_an_allowed_page_passes(
+    guarded: EphemeralKeyIssuer[str],
+) -> None:
+    environ = {"HTTP_ORIGIN": APP, "REQUEST_METHOD": "POST", "wsgi.input": object()}
+
+    response = guarded.handle("alice", body=BODY, content_type=JSON, headers=environ)
+
+    assert (200, None) == code_of(response)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Origin": b"https://evil.example"}, id="bytes value"),
+        pytest.param({"Origin": ["https://evil.example"]}, id="list value"),
+        pytest.param({b"Origin": "https://evil.example"}, id="bytes name"),
+        pytest.param({"HTTP_ORIGIN": b"https://evil.example"}, id="environ bytes"),
+        pytest.param([("Origin", APP)], id="not a mapping"),
+    ],
+)
+@pytest.mark.parametrize("twin", ["handle", "ahandle"])
+def test_headers_the_issuer_cannot_read_are_refused_not_ignored(
+    guarded: EphemeralKeyIssuer[str],
+    httpserver: HTTPServer,
+    caplog: pytest.LogCaptureFixture,
+    headers: Any,
+    twin: str,
+) -> None:
+    if twin == "ahandle":
+        response = asyncio.run(
+            guarded.ahandle("alice", body=BODY, content_type=JSON, headers=headers)
+        )
+    else:
+        response = guarded.handle(
+            "alice", body=BODY, content_type=JSON, headers=headers
+        )
+
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert ((500, "server_misconfigured"), [], 1) == (
+        code_of(response),
+        httpserver.log,
+        len([r for r in errors if "headers the issuer cannot read" in r.getMessage()]),
+    )
 
 
 @pytest.mark.usefixtures("stripe_issues")

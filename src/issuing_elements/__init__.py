@@ -12,14 +12,14 @@ import typing
 
 from ._audit import AuditEvent, AuditSink, log_audit_event
 from ._authorize import Authorizer, Verdict
+from ._csp import ContentSecurityPolicy, content_security_policy
 from ._issuer import EphemeralKeyIssuer
-from ._origin import ContentSecurityPolicy, content_security_policy
 from ._records import Grant, HttpResponse, IssuedKey, KeyRequest
 from .exceptions import IssuingElementsError
 
 # Type checkers see every name eagerly; at run time some load on first use.
 if typing.TYPE_CHECKING:
-    from ._config import ClientConfig, client_config
+    from ._client_config import ClientConfig, client_config
     from ._elements import (
         AddToWalletButton,
         CardCopyButton,
@@ -87,7 +87,7 @@ _LAZY = {
     "CardExpiryDisplay": "._elements",
     "CardNumberDisplay": "._elements",
     "CardPinDisplay": "._elements",
-    "ClientConfig": "._config",
+    "ClientConfig": "._client_config",
     "ElementOptions": "._elements",
     "KeyLedger": "._ledger",
     "LiveKey": "._ledger",
@@ -99,7 +99,7 @@ _LAZY = {
     "RedisRateLimiter": "._rate_limit",
     "Style": "._style",
     "StyleVariant": "._style",
-    "client_config": "._config",
+    "client_config": "._client_config",
 }
 
 

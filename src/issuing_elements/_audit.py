@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 from typing import Literal, Protocol
 
 import attrs
 
 from ._redact import redact
+from .exceptions import IssuingElementsError
 
-__all__ = ["AuditEvent", "AuditSink", "log_audit_event"]
+__all__ = ["AuditEvent", "AuditSink", "Trail", "log_audit_event"]
 
 audit_logger = logging.getLogger("issuing_elements.audit")
 
@@ -99,7 +101,94 @@ def log_audit_event(event: AuditEvent, /) -> None:
     """The default sink: one JSON line per event, on ``issuing_elements.audit``.
 
     Granted keys and revocations are logged at INFO, refusals at WARNING.
+    When nothing would record INFO from that logger (logging left
+    unconfigured, as most applications leave it), one line on stderr says
+    so, once per process, rather than let the trail vanish unseen.
     """
     level = logging.INFO if event.outcome in ("granted", "revoked") else logging.WARNING
-    if audit_logger.isEnabledFor(level):  # no JSON built for a line nobody keeps
+    if not audit_logger.isEnabledFor(level):
+        _say_the_trail_is_dropped()  # no JSON built for a line nobody keeps
+    elif level == logging.INFO and not audit_logger.hasHandlers():
+        _say_the_trail_is_dropped()  # Python's last resort prints WARNING and up
+    else:
         audit_logger.log(level, "%s", _ENCODER.encode(event.to_dict()))
+
+
+_dropped_said = False
+
+
+def _say_the_trail_is_dropped() -> None:
+    """Once per process: grants are going nowhere, and how to keep them."""
+    global _dropped_said  # noqa: PLW0603 - one line per process, by design
+    if _dropped_said:
+        return
+    _dropped_said = True
+    sys.stderr.write(
+        "issuing_elements: the audit trail's grants and revocations (INFO on the "
+        "'issuing_elements.audit' logger) are recorded nowhere: logging is not "
+        "configured for INFO. Route that logger to a handler (for example "
+        "logging.basicConfig(level=logging.INFO)), or pass "
+        "EphemeralKeyIssuer(audit=your_sink).\n"
+    )
+
+
+class Trail:
+    """What the audit event of one decision knows, as the flow learns it.
+
+    A flow starts a trail with what the request says about itself (its
+    request id, user agent and address) and fills in the user, the card,
+    the account and the key as it decides; :meth:`event` then writes the
+    event for whatever outcome was reached.
+    """
+
+    __slots__ = (
+        "card_id",
+        "client_ip",
+        "key_id",
+        "request_id",
+        "stripe_account",
+        "user_agent",
+        "user_id",
+    )
+
+    def __init__(  # noqa: PLR0913 - one keyword per audit field
+        self,
+        *,
+        request_id: str | None = None,
+        user_agent: str | None = None,
+        client_ip: str | None = None,
+        user_id: str | None = None,
+        card_id: str | None = None,
+        stripe_account: str | None = None,
+        key_id: str | None = None,
+    ) -> None:
+        self.request_id = request_id
+        self.user_agent = user_agent
+        self.client_ip = client_ip
+        self.user_id = user_id
+        self.card_id = card_id
+        self.stripe_account = stripe_account
+        self.key_id = key_id
+
+    def event(
+        self, action: Action, outcome: str | IssuingElementsError, reason: str
+    ) -> AuditEvent:
+        """The event for *outcome*: ``"granted"``, ``"revoked"`` or an error."""
+        stripe_request_id = None
+        if isinstance(outcome, IssuingElementsError):
+            stripe_request_id = outcome.stripe_request_id
+            outcome = outcome.code
+        return AuditEvent(
+            time=dt.datetime.now(dt.timezone.utc),
+            action=action,
+            outcome=outcome,
+            reason=reason,
+            user_id=self.user_id,
+            card_id=self.card_id,
+            stripe_account=self.stripe_account,
+            key_id=self.key_id,
+            stripe_request_id=stripe_request_id,
+            request_id=self.request_id,
+            client_ip=self.client_ip,
+            user_agent=self.user_agent,
+        )

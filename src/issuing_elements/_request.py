@@ -1,15 +1,23 @@
-"""Request in: turn the browser's body into a checked :class:`KeyRequest`.
+"""Request in: normalize what the adapter hands over, once, at the edge.
 
-The wire contract accepts JSON or form-encoded bodies holding exactly
-``card_id`` and ``nonce``. Everything else is refused with an error that
-names the field and never echoes a value.
+The request's headers become a :class:`RequestContext` (lower-case names,
+string values; a WSGI environ's ``HTTP_*`` names read as the headers they
+are), and the browser's body a checked :class:`KeyRequest`. The wire
+contract accepts JSON or form-encoded bodies holding exactly ``card_id``
+and ``nonce``. Everything else is refused with an error that names the
+field and never echoes a value.
 """
 
 from __future__ import annotations
 
 import json
-from typing import NoReturn
+import logging
+import re
+import types
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import parse_qsl
+
+import attrs
 
 from ._ids import is_card_id, is_nonce
 from ._records import KeyRequest
@@ -17,8 +25,14 @@ from ._redact import redact
 from .exceptions import (
     BodyTooLargeError,
     InvalidRequestError,
+    ServerMisconfiguredError,
     UnsupportedMediaTypeError,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+logger = logging.getLogger("issuing_elements")
 
 FIELDS = ("card_id", "nonce")
 _JSON = "application/json"
@@ -30,8 +44,98 @@ _FORM = "application/x-www-form-urlencoded"
 _NAME_ECHO_LIMIT = 40
 _NAMES_ECHOED = 3
 _ECHOABLE = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.[] "
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.[]/ "
 )
+
+
+@attrs.frozen
+class RequestContext:
+    """Where a request comes from: its headers by lower-case name, and its address.
+
+    Built once by :func:`request_context`; nothing downstream reads the
+    adapter's raw mapping again.
+    """
+
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    client_ip: str | None = None
+
+    def header(self, name: str) -> str | None:
+        """The value of the header *name* (lower case), if the request sent it."""
+        return self.headers.get(name)
+
+
+# A WSGI environ (Django's request.META) names headers HTTP_X_REQUEST_ID.
+_ENVIRON_HEADER = re.compile(r"HTTP_[A-Z0-9_]+")
+_ENVIRON_MARKERS = ("REQUEST_METHOD", "wsgi.version", "SERVER_PROTOCOL")
+
+NO_CONTEXT = RequestContext(headers=types.MappingProxyType({}))
+
+
+def request_context(
+    headers: Mapping[str, str] | None, client_ip: str | None
+) -> RequestContext:
+    """Normalize the adapter's *headers* and *client_ip*, or refuse them.
+
+    Headers are read in any case, and from a WSGI environ (``HTTP_ORIGIN``)
+    as well as from a header mapping (``Origin``). A mapping whose header
+    values are not strings (bytes, lists) cannot be read: treating it as
+    "no ``Origin``" would turn the origin check off without a word, so it
+    is refused as a server misconfiguration. A header given twice with two
+    values reads as the values joined by ``", "``, as HTTP combines them.
+
+    Raises:
+        ServerMisconfiguredError: *headers* is not a mapping of strings.
+    """
+    if not headers:
+        return RequestContext(client_ip=_address(client_ip))
+    items = getattr(headers, "items", None)
+    if not callable(items):
+        _unreadable(f"headers must be a mapping, not {type(headers).__name__}")
+    # Read as the adapter really passed them, whatever the annotation says;
+    # a multi-dict (Werkzeug's) yields a repeated header once per value.
+    pairs: list[tuple[object, object]] = list(items())
+    environ = any(marker in headers for marker in _ENVIRON_MARKERS) or any(
+        isinstance(name, str) and _ENVIRON_HEADER.fullmatch(name) for name, _ in pairs
+    )
+    normalized: dict[str, str] = {}
+    for name, value in pairs:
+        if not isinstance(name, str):
+            _unreadable(f"a header name is a {type(name).__name__}, not a str")
+        if environ:
+            if _ENVIRON_HEADER.fullmatch(name) is None:
+                continue  # a CGI or WSGI variable, not a header
+            name = name[5:].replace("_", "-")  # noqa: PLW2901 - the header it names
+        if not isinstance(value, str):
+            _unreadable(
+                f"the value of header {name.lower()!r} is a "
+                f"{type(value).__name__}, not a str"
+            )
+        lowered = name.lower()
+        # A header sent twice is one list of values (RFC 9110, 5.3): an
+        # Origin of "a, b" is no allowed origin.
+        earlier = normalized.get(lowered)
+        if earlier is None or earlier == value:
+            normalized[lowered] = value
+        else:
+            normalized[lowered] = f"{earlier}, {value}"
+    return RequestContext(
+        headers=types.MappingProxyType(normalized), client_ip=_address(client_ip)
+    )
+
+
+def _address(client_ip: object) -> str | None:
+    return client_ip if isinstance(client_ip, str) else None
+
+
+def _unreadable(why: str) -> NoReturn:
+    logger.error(
+        "The adapter passed headers the issuer cannot read: %s. Pass the "
+        "request's headers as a mapping of str to str (Flask request.headers, "
+        "Django request.headers or request.META, Starlette request.headers); "
+        "answering 500.",
+        redact(why),
+    )
+    raise ServerMisconfiguredError("The request's headers cannot be read.")
 
 
 def check_ids(card_id: object, nonce: object) -> KeyRequest:

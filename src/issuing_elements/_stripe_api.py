@@ -87,51 +87,6 @@ def check_client(client: object) -> None:
         )
 
 
-# What stripe-python's console logging honours; other values mean "off".
-_CONSOLE_LEVELS = ("debug", "info")
-# Only for a stripe-python without the module constant: the environment as it
-# stood when stripe-python was imported (it is imported above, so just before).
-_STRIPE_LOG_AT_IMPORT = os.environ.get("STRIPE_LOG")
-
-
-def stripe_console_level() -> object:
-    """The level at which stripe-python prints to stderr, decided as it decides.
-
-    stripe-python's own rule (``stripe._util._console_log_level``):
-    ``stripe.log`` when it is ``"debug"`` or ``"info"``, else ``STRIPE_LOG``
-    as it stood when stripe-python was imported, when it is one of those;
-    else ``None``. Any other ``stripe.log`` (``"error"``, ``"DEBUG"``) does not
-    turn the environment's level off, and changing ``os.environ`` later
-    changes nothing. stripe's own function is asked when it exists; the rule
-    is replayed when it does not.
-    """
-    util = getattr(stripe, "_util", None)
-    decide = getattr(util, "_console_log_level", None)
-    if callable(decide):
-        return decide()
-    log = getattr(stripe, "log", None)
-    if log in _CONSOLE_LEVELS:
-        return log
-    read_at_import = getattr(util, "STRIPE_LOG", _STRIPE_LOG_AT_IMPORT)
-    return read_at_import if read_at_import in _CONSOLE_LEVELS else None
-
-
-def check_console_logging() -> None:
-    """Refuse to work while stripe-python prints bodies (secrets too) to stderr.
-
-    It prints them when its console level is ``"debug"``
-    (:func:`stripe_console_level`); ``"info"`` prints no bodies.
-    """
-    if stripe_console_level() == "debug":
-        logger.error(
-            "stripe-python's console logging is at debug (stripe.log, or "
-            "STRIPE_LOG when stripe was imported): it would print key secrets "
-            "to stderr. Refusing to issue keys; use the 'stripe' logger "
-            "instead, which this library redacts."
-        )
-        raise ServerMisconfiguredError("stripe-python console debug logging is on.")
-
-
 def request_options(
     api_version: str,
     stripe_account: str | None,

@@ -30,7 +30,7 @@ from issuing_elements import (
     Style,
     client_config,
 )
-from issuing_elements._config import LOCALES
+from issuing_elements._client_config import LOCALES
 
 pytestmark = pytest.mark.system("node")
 

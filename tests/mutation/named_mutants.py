@@ -73,9 +73,9 @@ MUTANTS = {
         "\n",
     ),
     "idempotency-key-on-delete": (
-        "_issuer.py",
-        "options = self._options(stripe_account, idempotent=False)",
-        "options = self._options(stripe_account, idempotent=True)",
+        "_flows/revocation.py",
+        "options = stripe_options(settings, stripe_account, idempotent=False)",
+        "options = stripe_options(settings, stripe_account, idempotent=True)",
     ),
     "errors-cacheable": (
         "_response.py",

@@ -1,0 +1,230 @@
+"""Keys for the web: the endpoint (``handle``) and ``issue``, one exchange.
+
+Request in, decide, Stripe, response out: the origin and the user are
+admitted, the body read, the request counted against the rate limits and
+put to the authorizer; Stripe trades the nonce for a key, which is checked
+against the card asked for, recorded in the key ledger and handed out.
+Every decision is audited, and a key that Stripe issued but that cannot be
+handed out is revoked before the answer goes back.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, TypeVar
+
+import stripe
+
+from issuing_elements._audit import Trail
+from issuing_elements._driver import wait
+from issuing_elements._page import page_fields
+from issuing_elements._redact import check_console_logging
+from issuing_elements._request import (
+    NO_CONTEXT,
+    check_ids,
+    parse_key_request,
+    request_context,
+)
+from issuing_elements._response import error_response, key_response
+from issuing_elements._stripe_api import (
+    CREATE,
+    create_params,
+    issued_key,
+    key_id_of,
+    translate,
+)
+from issuing_elements._stripe_call import acall_within, call_within, check_event_loop
+from issuing_elements.exceptions import (
+    ConfigurationError,
+    IssuingElementsError,
+    ServerMisconfiguredError,
+)
+
+from .revocation import arevoke_late, revoke_late, revoke_orphan
+from .steps import (
+    admit,
+    as_outcome,
+    audit,
+    audit_quietly,
+    authorize,
+    count,
+    stripe_options,
+    unexpected,
+    user_id_of,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from issuing_elements._authorize import UserT
+    from issuing_elements._driver import Flow
+    from issuing_elements._ledger import LiveKey
+    from issuing_elements._records import Grant, HttpResponse, IssuedKey, KeyRequest
+    from issuing_elements._request import RequestContext
+    from issuing_elements._settings import Settings
+
+R = TypeVar("R")
+
+
+def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
+    settings: Settings[UserT],
+    user: UserT | None,
+    *,
+    body: bytes,
+    content_type: str | None,
+    headers: Mapping[str, str] | None,
+    client_ip: str | None,
+) -> Flow[HttpResponse]:
+    """The endpoint: every outcome is a response, never an exception."""
+    try:
+        try:
+            context = request_context(headers, client_ip)
+        except ServerMisconfiguredError as unreadable:
+            audit_quietly(settings, Trail().event("issue", unreadable, str(unreadable)))
+            raise
+
+        def read() -> KeyRequest:
+            return parse_key_request(
+                body, content_type, max_body_bytes=settings.max_body_bytes
+            )
+
+        def respond(key: IssuedKey) -> HttpResponse:
+            fields = page_fields(
+                user,
+                key,
+                elements=settings.elements,
+                refresh_margin=settings.refresh_margin,
+                now=time.time(),
+            )
+            return key_response(key, fields)
+
+        return (yield from _exchange(settings, user, context, read, respond))
+    except IssuingElementsError as error:
+        return error_response(error)
+    except Exception as error:  # noqa: BLE001 - every outcome is a response
+        return error_response(unexpected(error))
+
+
+def issue(
+    settings: Settings[UserT], user: UserT | None, card_id: str, nonce: str
+) -> Flow[IssuedKey]:
+    """The key itself, for applications that answer the browser themselves."""
+    return (
+        yield from _exchange(
+            settings, user, NO_CONTEXT, lambda: check_ids(card_id, nonce), _same
+        )
+    )
+
+
+def _exchange(
+    settings: Settings[UserT],
+    user: UserT | None,
+    context: RequestContext,
+    read: Callable[[], KeyRequest],
+    finish: Callable[[IssuedKey], R],
+) -> Flow[R]:
+    """Request in, decide, Stripe, response out; audited, fail closed.
+
+    Nothing is read before the origin and the user are admitted; from then
+    on the audit event names the user, even when *read* finds the request
+    malformed.
+    """
+    trail = Trail(
+        request_id=context.header("x-request-id"),
+        user_agent=context.header("user-agent"),
+        client_ip=context.client_ip,
+    )
+    key: IssuedKey | None = None
+    try:
+        admitted = admit(settings, context, user)
+        trail.user_id = user_id = user_id_of(settings, admitted)
+        request = read()
+        trail.card_id = request.card_id
+        yield from count(settings, user_id, request.card_id)
+        grant = yield from authorize(settings, admitted, request)
+        trail.stripe_account = grant.stripe_account
+        key = yield from _create(settings, request, grant, trail)
+        trail.key_id = key.id
+        yield from _remember(settings, user_id, key)
+        result = finish(key)
+        audit(settings, trail.event("issue", "granted", "Stripe issued a key."))
+    except Exception as error:  # noqa: BLE001 - fail closed on anything
+        failure = as_outcome(error)
+        if key is not None:
+            yield from revoke_orphan(settings, key.id, key.stripe_account, trail)
+        try:
+            audit(settings, trail.event("issue", failure, str(failure)))
+        except ServerMisconfiguredError as unrecorded:
+            # A refusal the trail cannot record fails closed too (500).
+            failure = unrecorded
+        raise failure from None
+    return result
+
+
+def _create(
+    settings: Settings[UserT], request: KeyRequest, grant: Grant, trail: Trail
+) -> Flow[IssuedKey]:
+    """``POST /v1/ephemeral_keys`` within the deadline; the answer checked."""
+    check_console_logging()
+    client = settings.client
+    keys = client.v1.ephemeral_keys
+    params = create_params(request)
+    account = grant.stripe_account
+    options = stripe_options(settings, account, idempotent=True)
+
+    def synchronous() -> object:
+        return call_within(
+            settings.deadline,
+            lambda: keys.create(params=params, options=options),
+            lambda late: revoke_late(settings, late, account),
+        )
+
+    async def asynchronous() -> object:
+        check_event_loop(client)
+        return await acall_within(
+            settings.deadline,
+            lambda: keys.create_async(params=params, options=options),
+            lambda late: arevoke_late(settings, late, account),
+        )
+
+    try:
+        response = yield from wait(synchronous, asynchronous)
+    except stripe.StripeError as error:
+        raise translate(error, action=CREATE) from None
+    try:
+        return issued_key(response, request, grant)
+    except IssuingElementsError:
+        # Stripe made a key, just not one this library can hand out.
+        key_id = key_id_of(response)
+        if key_id is not None:
+            yield from revoke_orphan(settings, key_id, account, trail)
+        raise
+
+
+def _remember(
+    settings: Settings[UserT], user_id: str | None, key: IssuedKey
+) -> Flow[None]:
+    """Record *key* in the key ledger, if there is one."""
+    ledger = settings.key_ledger
+    if ledger is None:
+        return
+    if user_id is None:
+        raise ConfigurationError("A key ledger needs user_id= for these users.")
+    entry = _live_key(user_id, key)
+    yield from wait(lambda: ledger.record(entry), lambda: ledger.arecord(entry))
+
+
+def _same(key: IssuedKey) -> IssuedKey:
+    return key
+
+
+def _live_key(user_id: str, key: IssuedKey) -> LiveKey:
+    from issuing_elements._ledger import LiveKey  # noqa: PLC0415 - only with a ledger
+
+    return LiveKey(
+        key_id=key.id,
+        card_id=key.card_id,
+        user_id=user_id,
+        stripe_account=key.stripe_account,
+        expires=key.expires,
+    )

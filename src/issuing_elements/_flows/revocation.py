@@ -1,0 +1,201 @@
+"""Revocation: a key on request, every key of a user or a card, and orphans.
+
+An orphan is a key that Stripe issued but that nobody holds: the answer
+could not be handed out (a later step failed), or it arrived after the
+deadline. Each is revoked at once, so that no key stays live that nobody
+asked to keep.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import stripe
+
+from issuing_elements._audit import Trail
+from issuing_elements._driver import arun, run, wait
+from issuing_elements._ids import is_account_id, is_card_id, is_key_id
+from issuing_elements._stripe_api import REVOKE, key_id_of, translate
+from issuing_elements._stripe_call import acall_within, call_within, check_event_loop
+from issuing_elements.exceptions import (
+    ConfigurationError,
+    InvalidRequestError,
+    IssuingElementsError,
+)
+
+from .steps import as_outcome, audit_quietly, stripe_options
+
+if TYPE_CHECKING:
+    from issuing_elements._authorize import UserT
+    from issuing_elements._driver import Flow
+    from issuing_elements._ledger import KeyLedger, LiveKey
+    from issuing_elements._settings import Settings
+
+logger = logging.getLogger("issuing_elements")
+
+
+def revoke(
+    settings: Settings[UserT], key_id: str, stripe_account: str | None
+) -> Flow[None]:
+    """Revoke one key on the application's request; audited, errors raised."""
+    trail = Trail(stripe_account=stripe_account)
+    try:
+        _check_revoke(key_id, stripe_account)
+        trail.key_id = key_id
+        yield from delete(settings, key_id, stripe_account)
+    except Exception as error:  # noqa: BLE001 - every failure is audited
+        failure = as_outcome(error)
+        audit_quietly(settings, trail.event("revoke", failure, str(failure)))
+        raise failure from None
+    audit_quietly(settings, trail.event("revoke", "revoked", "Revoked on request."))
+
+
+def revoke_all(
+    settings: Settings[UserT],
+    *,
+    user_id: str | None = None,
+    card_id: str | None = None,
+) -> Flow[int]:
+    """Revoke every live key the ledger holds for *user_id* or *card_id*."""
+    ledger = settings.key_ledger
+    if ledger is None:
+        raise ConfigurationError(
+            "revoke_user and revoke_card need EphemeralKeyIssuer(key_ledger=...)."
+        )
+    if user_id is not None:
+        given: object = user_id
+        if not isinstance(given, str) or not given:
+            raise ConfigurationError("user_id must be a non-empty string.")
+        uid = user_id
+        found = yield from wait(
+            lambda: ledger.keys_for_user(uid), lambda: ledger.akeys_for_user(uid)
+        )
+        why = "Revoking every key of the user."
+    else:
+        if not is_card_id(card_id):
+            raise InvalidRequestError(
+                "card_id must be an Issuing card id (ic_...).", field="card_id"
+            )
+        cid = card_id
+        found = yield from wait(
+            lambda: ledger.keys_for_card(cid), lambda: ledger.akeys_for_card(cid)
+        )
+        why = "Revoking every key of the card."
+    revoked = 0
+    for entry in found:
+        revoked += yield from _revoke_entry(settings, ledger, entry, why)
+    return revoked
+
+
+def _revoke_entry(
+    settings: Settings[UserT], ledger: KeyLedger, entry: LiveKey, why: str
+) -> Flow[int]:
+    trail = Trail(
+        user_id=entry.user_id,
+        card_id=entry.card_id,
+        stripe_account=entry.stripe_account,
+        key_id=entry.key_id,
+    )
+    try:
+        yield from delete(settings, entry.key_id, entry.stripe_account)
+    except InvalidRequestError as gone:
+        # Stripe has no such key any more: revoked or expired already.
+        yield from wait(lambda: ledger.forget(entry), lambda: ledger.aforget(entry))
+        audit_quietly(settings, trail.event("revoke", gone, f"{why} {gone}"))
+        return 0
+    except IssuingElementsError as failure:
+        logger.error(  # noqa: TRY400 - the outcome says it all; no traceback
+            "Could not revoke key %s (card %s): %s. It stays in the ledger.",
+            entry.key_id,
+            entry.card_id,
+            failure,
+        )
+        audit_quietly(settings, trail.event("revoke", failure, f"{why} {failure}"))
+        return 0
+    yield from wait(lambda: ledger.forget(entry), lambda: ledger.aforget(entry))
+    audit_quietly(settings, trail.event("revoke", "revoked", why))
+    return 1
+
+
+def delete(
+    settings: Settings[UserT], key_id: str, stripe_account: str | None
+) -> Flow[None]:
+    """``DELETE /v1/ephemeral_keys/{key_id}``, within the deadline."""
+    client = settings.client
+    keys = client.v1.ephemeral_keys
+    options = stripe_options(settings, stripe_account, idempotent=False)
+
+    def synchronous() -> object:
+        return call_within(
+            settings.deadline, lambda: keys.delete(key_id, options=options)
+        )
+
+    async def asynchronous() -> object:
+        check_event_loop(client)
+        return await acall_within(
+            settings.deadline, lambda: keys.delete_async(key_id, options=options)
+        )
+
+    try:
+        yield from wait(synchronous, asynchronous)
+    except stripe.StripeError as error:
+        raise translate(error, action=REVOKE) from None
+
+
+def revoke_orphan(
+    settings: Settings[UserT], key_id: str, stripe_account: str | None, trail: Trail
+) -> Flow[None]:
+    """Revoke a key that was issued but not handed out; audit it if revoked."""
+    trail.key_id = key_id
+    if (yield from _delete_quietly(settings, key_id, stripe_account)):
+        audit_quietly(
+            settings, trail.event("revoke", "revoked", "Issued but not handed out.")
+        )
+
+
+def _delete_quietly(
+    settings: Settings[UserT], key_id: str, stripe_account: str | None
+) -> Flow[bool]:
+    try:
+        yield from delete(settings, key_id, stripe_account)
+    except Exception as error:  # noqa: BLE001 - best effort, and said loudly
+        logger.error(  # noqa: TRY400 - the error is named; no traceback needed
+            "Could not revoke key %s, which was issued but not handed out "
+            "(%s). It expires on its own.",
+            key_id,
+            as_outcome(error),
+        )
+        return False
+    logger.warning("Revoked key %s, which was issued but not handed out.", key_id)
+    return True
+
+
+def revoke_late(
+    settings: Settings[UserT], response: object, stripe_account: str | None
+) -> None:
+    """Revoke the key in a Stripe answer that came after its caller gave up."""
+    key_id = key_id_of(response)
+    if key_id is not None:
+        run(_delete_quietly(settings, key_id, stripe_account))
+
+
+async def arevoke_late(
+    settings: Settings[UserT], response: object, stripe_account: str | None
+) -> None:
+    """Same as :func:`revoke_late`, but async."""
+    key_id = key_id_of(response)
+    if key_id is not None:
+        await arun(_delete_quietly(settings, key_id, stripe_account))
+
+
+def _check_revoke(key_id: object, stripe_account: object) -> None:
+    if not is_key_id(key_id):
+        raise InvalidRequestError(
+            "key_id must be an ephemeral key id (ephkey_...).", field="key_id"
+        )
+    if stripe_account is not None and not is_account_id(stripe_account):
+        raise InvalidRequestError(
+            "stripe_account must be a connected account id (acct_...).",
+            field="stripe_account",
+        )

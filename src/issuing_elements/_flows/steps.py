@@ -1,0 +1,158 @@
+"""The steps every flow takes the same way: admit, name, count, authorize, audit.
+
+Each step either returns, raises one of the library's errors (the outcome
+the flow answers with), or, where it waits, is a flow itself
+(``yield from``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+from typing import TYPE_CHECKING, TypeVar
+
+from issuing_elements._authorize import authorizer_failed, decide, refuse_awaitable
+from issuing_elements._driver import wait
+from issuing_elements._origin import check_origin
+from issuing_elements._stripe_api import request_options
+from issuing_elements.exceptions import (
+    ConfigurationError,
+    IssuingElementsError,
+    RateLimitedError,
+    ServerMisconfiguredError,
+    UnauthenticatedError,
+)
+
+if TYPE_CHECKING:
+    import stripe
+
+    from issuing_elements._audit import AuditEvent
+    from issuing_elements._authorize import UserT
+    from issuing_elements._driver import Flow
+    from issuing_elements._records import Grant, KeyRequest
+    from issuing_elements._request import RequestContext
+    from issuing_elements._settings import Settings
+
+logger = logging.getLogger("issuing_elements")
+
+U = TypeVar("U")
+
+
+def admit(settings: Settings[U], context: RequestContext, user: U | None) -> U:
+    """The user, once admitted: refuse a page not allowed, or nobody signed in.
+
+    Nothing of the request is read before this.
+    """
+    check_origin(
+        context.header("origin"),
+        context.header("sec-fetch-site"),
+        settings.allowed_origins,
+    )
+    if user is None:
+        raise UnauthenticatedError
+    return user
+
+
+def user_id_of(settings: Settings[UserT], user: UserT | None) -> str | None:
+    """How the audit trail, the rate limiter and the key ledger name *user*."""
+    if user is None:
+        return None
+    if settings.user_id is None:
+        if isinstance(user, (str, int)) and not isinstance(user, bool):
+            return str(user)
+        return None
+    value: object = settings.user_id(user)
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError("user_id(user) must return a non-empty string.")
+    return value
+
+
+def count(settings: Settings[UserT], user_id: str | None, card_id: str) -> Flow[None]:
+    """Count one request against the rate limits; over them, refuse (429)."""
+    limiter = settings.rate_limiter
+    if limiter is None:
+        return
+    if user_id is None:
+        raise ConfigurationError("A rate limiter needs user_id= for these users.")
+    retry_in = yield from wait(
+        lambda: limiter.hit(user_id, card_id),
+        lambda: limiter.ahit(user_id, card_id),
+    )
+    if retry_in is not None:
+        seconds = math.ceil(float(retry_in))
+        logger.info("Rate limit reached for card %s; retry in %s s.", card_id, seconds)
+        raise RateLimitedError("The rate limit is reached.", retry_after=seconds)
+
+
+def authorize(
+    settings: Settings[UserT], user: UserT, request: KeyRequest
+) -> Flow[Grant]:
+    """Ask the application's authorizer; fail closed on anything but a grant."""
+    authorizer = settings.authorizer
+
+    def synchronous() -> object:
+        verdict = authorizer(user, request)
+        refuse_awaitable(verdict, request)
+        return verdict
+
+    async def asynchronous() -> object:
+        verdict = authorizer(user, request)
+        return await verdict if inspect.isawaitable(verdict) else verdict
+
+    try:
+        verdict = yield from wait(synchronous, asynchronous)
+    except Exception as error:  # noqa: BLE001 - fail closed on anything
+        raise authorizer_failed(error, request) from None
+    return decide(verdict, request)
+
+
+def audit(settings: Settings[UserT], event: AuditEvent) -> None:
+    """Hand *event* to the sink; a sink that fails makes the decision fail (500)."""
+    try:
+        settings.audit(event)
+    except Exception as error:
+        logger.exception(
+            "The audit sink raised %s; failing closed.", type(error).__name__
+        )
+        raise ServerMisconfiguredError("The audit sink failed.") from None
+
+
+def audit_quietly(settings: Settings[UserT], event: AuditEvent) -> None:
+    """Hand *event* to the sink where nothing is left to refuse; log a failure."""
+    try:
+        settings.audit(event)
+    except Exception as error:
+        logger.exception(
+            "The audit sink raised %s on a %s %s event; it is lost.",
+            type(error).__name__,
+            event.action,
+            event.outcome,
+        )
+
+
+def stripe_options(
+    settings: Settings[UserT], stripe_account: str | None, *, idempotent: bool
+) -> stripe.RequestOptions:
+    """The request options of one Stripe call: version, account, retries."""
+    return request_options(
+        settings.api_version,
+        stripe_account,
+        settings.max_network_retries,
+        idempotent=idempotent,
+    )
+
+
+def unexpected(error: BaseException) -> ServerMisconfiguredError:
+    """A failure nobody planned for: logged with its traceback, answered 500."""
+    logger.error(
+        "Unexpected %s while issuing a key; answering 500.",
+        type(error).__name__,
+        exc_info=error,
+    )
+    return ServerMisconfiguredError("Unexpected error.")
+
+
+def as_outcome(error: Exception) -> IssuingElementsError:
+    """The library's outcome for *error*; anything unexpected is a logged 500."""
+    return error if isinstance(error, IssuingElementsError) else unexpected(error)

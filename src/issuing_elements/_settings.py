@@ -1,0 +1,44 @@
+"""The issuer's settings: one frozen record that every flow reads.
+
+:class:`EphemeralKeyIssuer` checks its arguments and freezes them here; the
+flows are functions of this record, so that a flow can be read (and
+tested) without the class around it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Generic
+
+import attrs
+
+from ._authorize import Authorizer, UserT
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    import stripe
+
+    from ._audit import AuditSink
+    from ._elements import ElementOptions
+    from ._ledger import KeyLedger
+    from ._rate_limit import RateLimiter
+    from ._records import IssuedKey
+
+
+@attrs.frozen(kw_only=True)
+class Settings(Generic[UserT]):
+    """Everything a flow needs to know about the issuer, already checked."""
+
+    client: stripe.StripeClient
+    authorizer: Authorizer[UserT]
+    api_version: str
+    max_network_retries: int
+    max_body_bytes: int
+    deadline: float
+    refresh_margin: int | None
+    elements: Callable[[UserT, IssuedKey], Sequence[ElementOptions]] | None
+    user_id: Callable[[UserT], str] | None
+    audit: AuditSink
+    rate_limiter: RateLimiter | None
+    key_ledger: KeyLedger | None
+    allowed_origins: frozenset[str] | None
