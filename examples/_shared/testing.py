@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -163,13 +164,6 @@ def call_with_httpx(client: HttpClient) -> Callable[..., Answer]:
     return call
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def running(
     argv: list[str],
@@ -209,6 +203,37 @@ def running(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def standalone_fake_stripe(*cards: str, log: Path) -> Iterator[dict[str, str]]:
+    """``python -m issuing_elements.testing`` with *cards* (``ic_...[@acct_...]``).
+
+    Yields its first line: ``{"url", "api_key", "publishable_key"}``. Stopped
+    with SIGTERM afterwards; its stderr goes to *log*.
+    """
+    argv = [sys.executable, "-m", "issuing_elements.testing", "--port", "0"]
+    for card in cards:
+        argv += ["--card", card]
+    with log.open("wb") as errors:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            argv, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail(f"the stand-in did not start:\n{log.read_text()}")
+        yield json.loads(line)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

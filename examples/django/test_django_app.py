@@ -37,9 +37,9 @@ from _shared.testing import (
     bearer,
     call_with_httpx,
     environment_for,
-    free_port,
     running,
 )
+from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -17,10 +17,10 @@ from _shared.testing import (
     EXAMPLES,
     Answer,
     environment_for,
-    free_port,
     load_example,
     running,
 )
+from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
