@@ -211,7 +211,7 @@ class FakeStripe:
     def add_account(self, account: str) -> None:
         """Register a connected account, for ``POST /v1/account_sessions``.
 
-        :meth:`add_card` with an *account* registers that account too.
+        `add_card` with an *account* registers that account too.
         """
         _check_account(account)
         self._simulation.add_account(account)
