@@ -2,7 +2,7 @@
 
 Every test runs twice: in-process (``TestClient``, lifespan included) and over
 HTTP to ``uvicorn`` in a process of its own. Both reach Stripe through
-``STRIPE_API_BASE``: a pytest-httpserver stand-in.
+``STRIPE_API_BASE``: the library's FakeStripe, one for the session.
 """
 
 from __future__ import annotations
@@ -35,9 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from pytest_httpserver import HTTPServer
-
     from _shared import Demo
+    from issuing_elements.testing import FakeStripe
 
 
 @pytest.fixture
@@ -45,16 +44,18 @@ def in_process(demo: Demo) -> Iterator[Callable[..., Answer]]:
     app = load_example("fastapi/app.py").create_app(demo)
     with TestClient(app) as client:
         yield call_with_httpx(client)
+        # FakeStripe keeps connections alive: close the async pool in its loop.
+        client.portal.call(demo.aclose)
 
 
 @pytest.fixture(scope="module")
 def server_url(
-    make_httpserver: HTTPServer, tmp_path_factory: pytest.TempPathFactory
+    fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "--app-dir", str(EXAMPLES / "fastapi")]
     argv += ["app:app", "--host", "127.0.0.1", "--port", str(port)]
-    stripe_url = make_httpserver.url_for("/").rstrip("/")
+    stripe_url = fake_stripe.url
     log = tmp_path_factory.mktemp("fastapi") / "server.log"
     with running(argv, port=port, env=environment_for(stripe_url), log=log) as url:
         yield url
