@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from benchmarks import standin
 from benchmarks.report import Row
+from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,15 +42,9 @@ REQUEST = (
 FIELDS = {"ephemeralKeySecret", "issuingCard", "nonce", "expires"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _uvicorn(app: str, env: dict[str, str]) -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
     process = subprocess.Popen(argv, cwd=ROOT, env=env)

@@ -38,7 +38,6 @@ import collections
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+
+from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -107,13 +108,6 @@ def create_app() -> FastAPI:
 
 
 # -- the load side --------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _rss_kib(pid: int) -> int:
@@ -225,7 +219,7 @@ def main() -> int:
 
     from issuing_elements.testing import FakeStripe
 
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with (
         FakeStripe() as fake,

@@ -1,6 +1,7 @@
 """Fixtures for the examples' tests; the helpers are in ``_shared/testing.py``.
 
-* ``stripe_stand_in``: pytest-httpserver playing Stripe, per test.
+* ``fake_stripe``: the library's FakeStripe with the demo cards, per session.
+* ``stripe_stand_in``: what reached it during one test.
 * ``stripe_env``: the environment an example reads, pointed at the stand-in.
 * ``demo``: ``Demo.from_environment(stripe_env)``, closed afterwards.
 * ``call``: the app under test, through its framework's test client
@@ -17,20 +18,29 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from issuing_elements.testing import FakeStripe
+
 # The examples share one configuration module, examples/_shared.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _shared import Demo
+from _shared import DEMO_USERS_FILE, Demo, DemoUsers
 from _shared.testing import Answer, StripeStandIn, call_with_httpx, environment_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from pytest_httpserver import HTTPServer
+
+@pytest.fixture(scope="session")
+def fake_stripe() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        for card, account in DemoUsers.load(DEMO_USERS_FILE).all_cards().items():
+            fake.add_card(card, account=account)
+        yield fake
 
 
 @pytest.fixture
-def stripe_stand_in(httpserver: HTTPServer) -> StripeStandIn:
-    return StripeStandIn(httpserver)
+def stripe_stand_in(fake_stripe: FakeStripe) -> Iterator[StripeStandIn]:
+    yield StripeStandIn(fake_stripe, len(fake_stripe.requests))
+    fake_stripe.clear_faults()
 
 
 @pytest.fixture

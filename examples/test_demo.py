@@ -23,7 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from _shared.testing import EXAMPLES, free_port, running
+from _shared.testing import EXAMPLES, running
+from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

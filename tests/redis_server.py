@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -11,16 +10,10 @@ import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
 
+from issuing_elements.testing import free_port
+
 START_ATTEMPTS = 5
 READY_WITHIN = 10.0
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (redis-server has no port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class RedisServer:

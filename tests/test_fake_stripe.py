@@ -400,13 +400,16 @@ def test_unknown_parameter_is_rejected_by_name(
     )
 
 
-def test_missing_nonce_is_a_missing_parameter(client: stripe.StripeClient) -> None:
+def test_missing_card_is_a_missing_parameter(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.ephemeral_keys.create(
-            params={"issuing_card": CARD}, options={"stripe_version": VERSION}
+            params={"nonce": "ephkn_pub_x"}, options={"stripe_version": VERSION}
         )
 
-    assert ("parameter_missing", "nonce") == (caught.value.code, caught.value.param)
+    assert ("parameter_missing", "issuing_card") == (
+        caught.value.code,
+        caught.value.param,
+    )
 
 
 def test_customer_keys_are_not_simulated(client: stripe.StripeClient) -> None:

@@ -3,8 +3,8 @@
 Each framework's test file subclasses :class:`EndpointContract` and provides
 the ``in_process`` and ``server_url`` fixtures; the ``call`` fixture in
 ``examples/conftest.py`` runs every test twice: through the framework's test
-client, and over HTTP to a real server process. Stripe is pytest-httpserver,
-reached through ``STRIPE_API_BASE``.
+client, and over HTTP to a real server process. Stripe is the library's
+FakeStripe, reached through ``STRIPE_API_BASE``.
 """
 
 # ruff: noqa: SIM300 - STYLE.md: tests read `expected == actual`
@@ -23,7 +23,6 @@ from _shared.testing import (
     CAROL,
     CAROL_ACCOUNT,
     CAROL_CARD,
-    FAKE_KEY_SECRET,
     NONCE,
     PAGE_ELEMENTS,
     Answer,
@@ -41,18 +40,18 @@ class EndpointContract:
     def test_allowed_user_gets_a_key(
         self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
     ) -> None:
-        stripe_stand_in.issues_key(ALICE_CARD)
+        nonce = stripe_stand_in.nonce_for(ALICE_CARD)
 
         answer = call(
             "POST",
             "/ephemeral-keys",
             headers=bearer(ALICE),
-            json={"card_id": ALICE_CARD, "nonce": NONCE},
+            json={"card_id": ALICE_CARD, "nonce": nonce},
         )
 
         assert (200, "no-store") == (answer.status, answer.headers["Cache-Control"])
         key = answer.json()
-        assert (FAKE_KEY_SECRET, ALICE_CARD, NONCE) == (
+        assert (stripe_stand_in.last_key_secret(), ALICE_CARD, nonce) == (
             key["ephemeralKeySecret"],
             key["issuingCard"],
             key["nonce"],
@@ -60,23 +59,23 @@ class EndpointContract:
         assert 0 < key["refreshIn"] < 900
         assert PAGE_ELEMENTS == [element["type"] for element in key["elements"]]
         sent = stripe_stand_in.sent()
-        assert {"issuing_card": ALICE_CARD, "nonce": NONCE} == sent.form.to_dict()
-        assert "Stripe-Account" not in sent.headers
+        assert {"issuing_card": ALICE_CARD, "nonce": nonce} == sent.params
+        assert "stripe-account" not in sent.headers
 
     def test_form_body_works_too(
         self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
     ) -> None:
-        stripe_stand_in.issues_key(ALICE_CARD)
+        nonce = stripe_stand_in.nonce_for(ALICE_CARD)
 
         answer = call(
             "POST",
             "/ephemeral-keys",
             headers=bearer(ALICE),
-            data={"card_id": ALICE_CARD, "nonce": NONCE},
+            data={"card_id": ALICE_CARD, "nonce": nonce},
         )
 
         assert 200 == answer.status
-        assert ALICE_CARD == stripe_stand_in.sent().form["issuing_card"]
+        assert ALICE_CARD == stripe_stand_in.sent().params["issuing_card"]
 
     def test_other_users_card_is_not_found_and_stripe_is_not_asked(
         self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
@@ -117,17 +116,17 @@ class EndpointContract:
     def test_connect_card_sends_its_account_to_stripe(
         self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
     ) -> None:
-        stripe_stand_in.issues_key(CAROL_CARD)
+        nonce = stripe_stand_in.nonce_for(CAROL_CARD)
 
         answer = call(
             "POST",
             "/ephemeral-keys",
             headers=bearer(CAROL),
-            json={"card_id": CAROL_CARD, "nonce": NONCE},
+            json={"card_id": CAROL_CARD, "nonce": nonce},
         )
 
         assert 200 == answer.status
-        assert CAROL_ACCOUNT == stripe_stand_in.sent().headers["Stripe-Account"]
+        assert CAROL_ACCOUNT == stripe_stand_in.sent().headers["stripe-account"]
 
     def test_the_browser_cannot_choose_the_account(
         self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
@@ -211,13 +210,13 @@ class EndpointContract:
     def test_page_from_an_allowed_origin_gets_a_key(
         self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
     ) -> None:
-        stripe_stand_in.issues_key(ALICE_CARD)
+        nonce = stripe_stand_in.nonce_for(ALICE_CARD)
 
         answer = call(
             "POST",
             "/ephemeral-keys",
             headers={**bearer(ALICE), "Origin": APP_ORIGIN},
-            json={"card_id": ALICE_CARD, "nonce": NONCE},
+            json={"card_id": ALICE_CARD, "nonce": nonce},
         )
 
         assert 200 == answer.status

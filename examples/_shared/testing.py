@@ -1,9 +1,8 @@
 """Test helpers for the examples: Stripe stood in for, apps loaded, servers run.
 
-* :class:`StripeStandIn`: pytest-httpserver playing Stripe for the apps,
-  which reach it through ``STRIPE_API_BASE`` as they would any
-  Stripe-compatible server. It answers ``POST /v1/ephemeral_keys`` like
-  Stripe (:func:`key_object`) and shows what the app sent.
+* :class:`StripeStandIn`: the library's ``FakeStripe`` as one test sees it;
+  the apps reach it through ``STRIPE_API_BASE`` as they would any
+  Stripe-compatible server.
 * :func:`load_example`: an example's module by path, so that ``flask/app.py``
   and ``fastapi/app.py`` do not clash as ``app``.
 * :func:`running`: an example in a real server process, stopped afterwards.
@@ -19,6 +18,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,13 +32,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
     from types import ModuleType
 
-    from pytest_httpserver import HTTPServer
-    from werkzeug import Request
+    from issuing_elements.testing import FakeStripe, RecordedRequest
 
 EXAMPLES = Path(__file__).resolve().parent.parent
 FAKE_SECRET_KEY = "sk_test_fake_issuing_elements"
 FAKE_PUBLISHABLE_KEY = "pk_test_fake_issuing_elements"
-FAKE_KEY_SECRET = "ek_test_fakeStandInSecret"
 #: The page origin the examples' tests configure as allowed.
 APP_ORIGIN = "https://cards.example.com"
 
@@ -73,50 +71,38 @@ def load_example(relative: str) -> ModuleType:
     return _loaded[path]
 
 
-def key_object(card_id: str) -> dict[str, object]:
-    """Stripe's ``ephemeral_key`` object, as ``POST /v1/ephemeral_keys`` answers."""
-    expires = int(time.time()) + 900
-    return {
-        "id": "ephkey_1StandIn",
-        "object": "ephemeral_key",
-        "associated_objects": [{"id": card_id, "type": "issuing.card"}],
-        "created": expires - 900,
-        "expires": expires,
-        "livemode": False,
-        "secret": FAKE_KEY_SECRET,
-    }
-
-
 @attrs.frozen
 class StripeStandIn:
-    """pytest-httpserver, answering the ephemeral-key endpoint like Stripe."""
+    """The examples' one ``FakeStripe``, as one test sees it.
 
-    server: HTTPServer
+    One FakeStripe serves the whole session: the apps reach it through
+    ``STRIPE_API_BASE``, in-process and in their server processes alike.
+    This view shows what reached it since the test began.
+    """
+
+    fake: FakeStripe
+    first_request: int
 
     @property
     def url(self) -> str:
-        return self.server.url_for("/").rstrip("/")
+        return self.fake.url
 
-    def issues_key(self, card_id: str) -> None:
-        self.server.expect_request(
-            "/v1/ephemeral_keys", method="POST"
-        ).respond_with_json(key_object(card_id))
+    def nonce_for(self, card_id: str) -> str:
+        """A nonce for *card_id*, as Stripe.js would mint it in the page."""
+        return self.fake.create_nonce(card_id)
 
     def is_down(self) -> None:
         """A Stripe outage: 500, and ``Stripe-Should-Retry: false`` as Stripe sends."""
-        self.server.expect_request(
-            "/v1/ephemeral_keys", method="POST"
-        ).respond_with_json(
-            {"error": {"type": "api_error", "message": "An unknown error occurred."}},
-            status=500,
-            headers={"Stripe-Should-Retry": "false", "Request-Id": "req_standin"},
-        )
+        self.fake.fail_next(500, stripe_should_retry=False)
+
+    def last_key_secret(self) -> str:
+        return self.fake.keys[-1].secret
 
     @property
-    def requests(self) -> list[Request]:
-        return [request for request, _ in self.server.log]
+    def requests(self) -> list[RecordedRequest]:
+        return list(self.fake.requests[self.first_request :])
 
-    def sent(self) -> Request:
+    def sent(self) -> RecordedRequest:
         """The one request the app made to Stripe."""
         assert len(self.requests) == 1, self.requests
         return self.requests[0]
@@ -163,13 +149,6 @@ def call_with_httpx(client: HttpClient) -> Callable[..., Answer]:
     return call
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def running(
     argv: list[str],
@@ -209,6 +188,37 @@ def running(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def standalone_fake_stripe(*cards: str, log: Path) -> Iterator[dict[str, str]]:
+    """``python -m issuing_elements.testing`` with *cards* (``ic_...[@acct_...]``).
+
+    Yields its first line: ``{"url", "api_key", "publishable_key"}``. Stopped
+    with SIGTERM afterwards; its stderr goes to *log*.
+    """
+    argv = [sys.executable, "-m", "issuing_elements.testing", "--port", "0"]
+    for card in cards:
+        argv += ["--card", card]
+    with log.open("wb") as errors:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            argv, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail(f"the stand-in did not start:\n{log.read_text()}")
+        yield json.loads(line)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

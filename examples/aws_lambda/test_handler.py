@@ -2,7 +2,7 @@
 
 ``events/`` holds one realistic event per front door (REST API payload 1.0,
 HTTP API payload 2.0, function URL); each test starts from one and changes
-only what it is about. Stripe is the pytest-httpserver stand-in, reached
+only what it is about. Stripe is the library's FakeStripe, reached
 through ``STRIPE_API_BASE``.
 """
 
@@ -24,7 +24,6 @@ from _shared.testing import (
     CAROL,
     CAROL_ACCOUNT,
     CAROL_CARD,
-    FAKE_KEY_SECRET,
     NONCE,
     StripeStandIn,
     load_example,
@@ -36,6 +35,11 @@ if TYPE_CHECKING:
 EVENTS = Path(__file__).resolve().parent / "events"
 SHAPES = ["rest_api", "http_api", "function_url"]
 JSON_BODY = json.dumps({"card_id": ALICE_CARD, "nonce": NONCE})
+
+
+def key_body(nonce: str) -> str:
+    """Alice's key request, with a nonce the stand-in minted."""
+    return json.dumps({"card_id": ALICE_CARD, "nonce": nonce})
 
 
 def event(  # noqa: PLR0913 - each keyword is one part of the request
@@ -89,16 +93,19 @@ def handle(demo: Demo) -> Any:
 def test_allowed_user_gets_a_key_in_the_right_shape(
     handle: Any, stripe_stand_in: StripeStandIn, shape: str
 ) -> None:
-    stripe_stand_in.issues_key(ALICE_CARD)
+    nonce = stripe_stand_in.nonce_for(ALICE_CARD)
 
-    answer = handle(event(shape))
+    answer = handle(event(shape, body=key_body(nonce)))
 
     assert {"statusCode", "headers", "body", "isBase64Encoded"} == set(answer)
     assert (200, False) == (answer["statusCode"], answer["isBase64Encoded"])
     assert "no-store" == answer["headers"]["Cache-Control"]
-    assert FAKE_KEY_SECRET == json.loads(answer["body"])["ephemeralKeySecret"]
-    assert {"issuing_card": ALICE_CARD, "nonce": NONCE} == (
-        stripe_stand_in.sent().form.to_dict()
+    assert (
+        stripe_stand_in.last_key_secret()
+        == json.loads(answer["body"])["ephemeralKeySecret"]
+    )
+    assert {"issuing_card": ALICE_CARD, "nonce": nonce} == (
+        stripe_stand_in.sent().params
     )
 
 
@@ -106,7 +113,7 @@ def test_allowed_user_gets_a_key_in_the_right_shape(
 def test_base64_form_body_is_decoded(
     handle: Any, stripe_stand_in: StripeStandIn, shape: str
 ) -> None:
-    stripe_stand_in.issues_key(ALICE_CARD)
+    nonce = stripe_stand_in.nonce_for(ALICE_CARD)
     headers = {
         "Authorization": f"Bearer {ALICE}",
         "Content-Type": "application/x-www-form-urlencoded",
@@ -116,13 +123,13 @@ def test_base64_form_body_is_decoded(
         event(
             shape,
             headers=headers,
-            body=f"card_id={ALICE_CARD}&nonce={NONCE}",
+            body=f"card_id={ALICE_CARD}&nonce={nonce}",
             encode=True,
         )
     )
 
     assert 200 == answer["statusCode"]
-    assert NONCE == stripe_stand_in.sent().form["nonce"]
+    assert nonce == stripe_stand_in.sent().params["nonce"]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -152,14 +159,14 @@ def test_other_users_card_is_not_found(
 def test_connect_card_sends_its_account_to_stripe(
     handle: Any, stripe_stand_in: StripeStandIn, shape: str
 ) -> None:
-    stripe_stand_in.issues_key(CAROL_CARD)
+    nonce = stripe_stand_in.nonce_for(CAROL_CARD)
     headers = {"Authorization": f"Bearer {CAROL}", "Content-Type": "application/json"}
-    body = json.dumps({"card_id": CAROL_CARD, "nonce": NONCE})
+    body = json.dumps({"card_id": CAROL_CARD, "nonce": nonce})
 
     answer = handle(event(shape, headers=headers, body=body))
 
     assert 200 == answer["statusCode"]
-    assert CAROL_ACCOUNT == stripe_stand_in.sent().headers["Stripe-Account"]
+    assert CAROL_ACCOUNT == stripe_stand_in.sent().headers["stripe-account"]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -202,10 +209,10 @@ def test_page_is_served(handle: Any, shape: str) -> None:
 def test_rest_api_headers_match_in_any_case(
     handle: Any, stripe_stand_in: StripeStandIn
 ) -> None:
-    stripe_stand_in.issues_key(ALICE_CARD)
+    nonce = stripe_stand_in.nonce_for(ALICE_CARD)
     headers = {"AUTHORIZATION": f"bearer {ALICE}", "content-TYPE": "application/json"}
 
-    answer = handle(event("rest_api", headers=headers))
+    answer = handle(event("rest_api", headers=headers, body=key_body(nonce)))
 
     assert 200 == answer["statusCode"]
 
@@ -213,8 +220,8 @@ def test_rest_api_headers_match_in_any_case(
 def test_http_api_named_stage_is_not_part_of_the_route(
     handle: Any, stripe_stand_in: StripeStandIn
 ) -> None:
-    stripe_stand_in.issues_key(ALICE_CARD)
-    sent = event("http_api", path="/prod/ephemeral-keys")
+    nonce = stripe_stand_in.nonce_for(ALICE_CARD)
+    sent = event("http_api", path="/prod/ephemeral-keys", body=key_body(nonce))
     sent["requestContext"]["stage"] = "prod"
 
     answer = handle(sent)
@@ -266,9 +273,11 @@ def test_handler_builds_its_demo_from_the_environment(
     for name, value in stripe_env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(_shared, "_process_demo", [])
-    stripe_stand_in.issues_key(ALICE_CARD)
+    nonce = stripe_stand_in.nonce_for(ALICE_CARD)
     try:
-        answer = load_example("aws_lambda/handler.py").handler(event("http_api"), None)
+        answer = load_example("aws_lambda/handler.py").handler(
+            event("http_api", body=key_body(nonce)), None
+        )
     finally:
         _shared.process_demo().close()
 
@@ -282,10 +291,10 @@ def test_audit_event_names_the_callers_address(
     shape: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    stripe_stand_in.issues_key(ALICE_CARD)
+    nonce = stripe_stand_in.nonce_for(ALICE_CARD)
 
     with caplog.at_level("INFO", logger="issuing_elements.audit"):
-        answer = handle(event(shape))
+        answer = handle(event(shape, body=key_body(nonce)))
 
     assert 200 == answer["statusCode"]
     [line] = [r.getMessage() for r in caplog.records if r.name.endswith(".audit")]

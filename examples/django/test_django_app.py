@@ -5,7 +5,7 @@ Every contract test runs three times: in-process through
 ``manage.py runserver`` (WSGI, the sync view on ``issuer.handle``) and over
 HTTP to uvicorn serving ``issuing_demo.asgi`` (the async view on
 ``issuer.ahandle``), each in a process of its own. All reach Stripe through
-``STRIPE_API_BASE``: a pytest-httpserver stand-in.
+``STRIPE_API_BASE``: the library's FakeStripe, one for the session.
 """
 
 # ruff: noqa: SIM300 - STYLE.md: tests read `expected == actual`
@@ -37,16 +37,15 @@ from _shared.testing import (
     bearer,
     call_with_httpx,
     environment_for,
-    free_port,
     running,
 )
+from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from pytest_httpserver import HTTPServer
-
     from _shared import Demo
+    from issuing_elements.testing import FakeStripe
 
 PROJECT = EXAMPLES / "django"
 
@@ -106,13 +105,13 @@ def in_process(client: Client) -> Callable[..., Answer]:
 
 @pytest.fixture(scope="module")
 def server_url(
-    make_httpserver: HTTPServer, tmp_path_factory: pytest.TempPathFactory
+    fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``manage.py runserver``: WSGI, the sync view on ``issuer.handle``."""
     port = free_port()
     argv = [sys.executable, str(PROJECT / "manage.py"), "runserver", "--noreload"]
     argv += [f"127.0.0.1:{port}"]
-    stripe_url = make_httpserver.url_for("/").rstrip("/")
+    stripe_url = fake_stripe.url
     log = tmp_path_factory.mktemp("django-wsgi") / "server.log"
     with running(argv, port=port, env=environment_for(stripe_url), log=log) as url:
         yield url
@@ -120,14 +119,14 @@ def server_url(
 
 @pytest.fixture(scope="module")
 def asgi_server_url(
-    make_httpserver: HTTPServer, tmp_path_factory: pytest.TempPathFactory
+    fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """uvicorn serving ``issuing_demo.asgi``: the async view on ``issuer.ahandle``."""
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "--app-dir", str(PROJECT)]
     argv += ["issuing_demo.asgi:application", "--host", "127.0.0.1"]
     argv += ["--port", str(port)]
-    stripe_url = make_httpserver.url_for("/").rstrip("/")
+    stripe_url = fake_stripe.url
     log = tmp_path_factory.mktemp("django-asgi") / "server.log"
     with running(argv, port=port, env=environment_for(stripe_url), log=log) as url:
         yield url
@@ -171,11 +170,11 @@ def test_test_client_posts_multipart_by_default_which_is_refused(
 def test_test_client_posts_json_when_told(
     client: Client, stripe_stand_in: StripeStandIn
 ) -> None:
-    stripe_stand_in.issues_key(ALICE_CARD)
+    nonce = stripe_stand_in.nonce_for(ALICE_CARD)
 
     answer = client.post(
         "/ephemeral-keys",
-        {"card_id": ALICE_CARD, "nonce": NONCE},
+        {"card_id": ALICE_CARD, "nonce": nonce},
         content_type="application/json",
         headers=bearer(ALICE),
     )

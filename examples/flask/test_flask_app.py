@@ -2,7 +2,7 @@
 
 Every test runs twice: in-process (``app.test_client()``) and over HTTP to
 ``flask run`` (werkzeug) in a process of its own. Both reach Stripe through
-``STRIPE_API_BASE``: a pytest-httpserver stand-in.
+``STRIPE_API_BASE``: the library's FakeStripe, one for the session.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ from _shared.testing import (
     EXAMPLES,
     Answer,
     environment_for,
-    free_port,
     load_example,
     running,
 )
+from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from pytest_httpserver import HTTPServer
-
     from _shared import Demo
+    from issuing_elements.testing import FakeStripe
 
 
 @pytest.fixture
@@ -47,12 +46,12 @@ def in_process(demo: Demo) -> Callable[..., Answer]:
 
 @pytest.fixture(scope="module")
 def server_url(
-    make_httpserver: HTTPServer, tmp_path_factory: pytest.TempPathFactory
+    fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     port = free_port()
     argv = [sys.executable, "-m", "flask", "--app", str(EXAMPLES / "flask" / "app.py")]
     argv += ["run", "--host", "127.0.0.1", "--port", str(port)]
-    stripe_url = make_httpserver.url_for("/").rstrip("/")
+    stripe_url = fake_stripe.url
     log = tmp_path_factory.mktemp("flask") / "server.log"
     with running(argv, port=port, env=environment_for(stripe_url), log=log) as url:
         yield url

@@ -1,7 +1,7 @@
 """The Stripe that FakeStripe pretends to be: its state and its rules, sans I/O.
 
 :class:`Simulation` takes a parsed request (:class:`Incoming`) and returns the
-answer (:class:`Reply`); the HTTP server in ``_fake_stripe_http`` only moves
+answer (:class:`Reply`); the HTTP server in ``_server`` only moves
 bytes. Everything here is guarded by one lock, so the server's threads and the
 test that drives it see one consistent state.
 
@@ -38,6 +38,7 @@ MINIMUM_API_VERSION = "2020-03-02"
 # the calls the library under test makes, and the browser-facing endpoints
 # must keep working while a test breaks the server-to-Stripe leg.
 EPHEMERAL_KEYS_PATH = "/v1/ephemeral_keys"
+ACCOUNT_SESSIONS_PATH = "/v1/account_sessions"
 NONCE_PATH = "/v1/ephemeral_key_nonces"
 CARD_PATH_PREFIX = "/v1/issuing/cards/"
 
@@ -47,6 +48,29 @@ _VERSION = re.compile(r"(\d{4}-\d{2}-\d{2})(?:\.[a-z][a-z0-9_]*)?")
 _EXPAND = re.compile(r"expand(?:\[\d*\])?")
 _ALPHANUMERIC = string.ascii_letters + string.digits
 _KEY_PREFIX = re.compile(r"(?:sk|pk|rk|ek)_(?:test|live)_")
+_COMPONENT_PARAM = re.compile(
+    r"components\[([a-z_]+)\]\[(enabled|features)\](?:\[([a-z_]+)\])?"
+)
+# Stripe's Account Session lives 30 minutes.
+ACCOUNT_SESSION_LIFETIME = 30 * 60
+
+# The Connect embedded components FakeStripe simulates, with the features
+# Stripe's API reference lists for each (all false unless asked for).
+_ISSUING_FEATURES = (
+    "card_management",
+    "card_spend_dispute_management",
+    "cardholder_management",
+    "spend_control_management",
+)
+COMPONENT_FEATURES: Mapping[str, tuple[str, ...]] = types.MappingProxyType(
+    {
+        "issuing_card": _ISSUING_FEATURES,
+        "issuing_cards_list": (
+            *_ISSUING_FEATURES,
+            "disable_stripe_user_authentication",
+        ),
+    }
+)
 
 CORS_HEADERS = types.MappingProxyType(
     {
@@ -80,6 +104,11 @@ def ephemeral_key_secret(account: str | None) -> str:
     material = f"{account or 'acct_fake'},{random_id('', 32)}".encode()
     text = base64.urlsafe_b64encode(material).decode("ascii").rstrip("=")
     return f"ek_test_{text}_00{random_id('', 10)}"
+
+
+def account_session_secret() -> str:
+    """A secret in Stripe's shape for Account Sessions: no prefix, ``_`` and 47 more."""
+    return random_id("_", 47)
 
 
 def mask_key(key: str) -> str:
@@ -117,7 +146,8 @@ class EphemeralKeyRecord:
         card_id: The card the key opens.
         account: The connected account (``Stripe-Account``) it was issued
             under, ``None`` for the platform.
-        nonce: The nonce that was traded for it.
+        nonce: The nonce that was traded for it; ``None`` for a key asked
+            for without one (as the mobile SDKs' push provisioning does).
         stripe_version: The ``Stripe-Version`` it was created with.
         created: Epoch seconds, on the fake's clock.
         expires: Epoch seconds, on the fake's clock.
@@ -129,7 +159,7 @@ class EphemeralKeyRecord:
     secret: str = attrs.field(repr=False)
     card_id: str
     account: str | None
-    nonce: str
+    nonce: str | None
     stripe_version: str
     created: int
     expires: int
@@ -138,6 +168,33 @@ class EphemeralKeyRecord:
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+@attrs.frozen
+class AccountSessionRecord:
+    """An Account Session that the fake created.
+
+    ``client_secret`` is there so that a test can compare it with what its
+    page received; it never appears in ``repr()``.
+
+    Attributes:
+        account: The connected account (``acct_...``) it was created for.
+        client_secret: The secret: no prefix, as Stripe's.
+        components: The components as answered: each of the simulated ones
+            (``issuing_card``, ``issuing_cards_list``), ``{"enabled": bool,
+            "features": {name: bool}}``.
+        stripe_version: The ``Stripe-Version`` it was created with, ``""``
+            when the request named none.
+        created: Epoch seconds, on the fake's clock.
+        expires_at: Epoch seconds, 30 minutes after *created*.
+    """
+
+    account: str
+    client_secret: str = attrs.field(repr=False)
+    components: Mapping[str, Mapping[str, object]]
+    stripe_version: str
+    created: int
+    expires_at: int
 
 
 @attrs.frozen
@@ -303,13 +360,15 @@ class Simulation:
         self._offset = 0.0
         self._lock = threading.Lock()
         self._cards: dict[str, str] = {}  # card id -> account id or _PLATFORM
+        self._accounts: set[str] = set()
+        self._sessions: list[AccountSessionRecord] = []
         self._nonces: dict[str, _Nonce] = {}
         self._keys: dict[str, EphemeralKeyRecord] = {}  # in order of issue
         self._key_ids_by_secret: dict[str, str] = {}
         self._revoked: list[str] = []
         self._requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
-        self._saved: dict[tuple[str, str], _Saved] = {}
+        self._saved: dict[tuple[str, str, str], _Saved] = {}
 
     # -- set-up and inspection, called by the test through FakeStripe ------
 
@@ -324,6 +383,12 @@ class Simulation:
     def add_card(self, card_id: str, account: str | None) -> None:
         with self._lock:
             self._cards[card_id] = account or _PLATFORM
+            if account is not None:
+                self._accounts.add(account)
+
+    def add_account(self, account: str) -> None:
+        with self._lock:
+            self._accounts.add(account)
 
     def create_nonce(self, card_id: str, account: str | None) -> str:
         with self._lock:
@@ -359,6 +424,11 @@ class Simulation:
         with self._lock:
             return tuple(self._requests)
 
+    @property
+    def account_sessions(self) -> tuple[AccountSessionRecord, ...]:
+        with self._lock:
+            return tuple(self._sessions)
+
     def key(self, key_id: str) -> EphemeralKeyRecord:
         with self._lock:
             return self._keys[key_id]
@@ -368,7 +438,7 @@ class Simulation:
     def take_fault(self, incoming: Incoming) -> Fault | None:
         """The next injected fault, if *incoming* is a secret-key call."""
         secret_key_call = incoming.method != "OPTIONS" and (
-            incoming.path == EPHEMERAL_KEYS_PATH
+            incoming.path in {EPHEMERAL_KEYS_PATH, ACCOUNT_SESSIONS_PATH}
             or incoming.path.startswith(EPHEMERAL_KEYS_PATH + "/")
         )
         with self._lock:
@@ -454,6 +524,8 @@ class Simulation:
             return self._revoke_key(
                 incoming, path.removeprefix(EPHEMERAL_KEYS_PATH + "/")
             )
+        if method == "POST" and path == ACCOUNT_SESSIONS_PATH:
+            return self._create_account_session(incoming)
         if method == "POST" and path == NONCE_PATH:
             return self._create_nonce(incoming)
         if method == "GET" and browser_path and path != NONCE_PATH:
@@ -535,17 +607,30 @@ class Simulation:
         if problem is not None:
             return problem
         params = dict(incoming.params)
-        for name in ("issuing_card", "nonce"):
-            if not params.get(name):
-                return error_reply(
-                    400,
-                    f"Missing required param: {name}.",
-                    code="parameter_missing",
-                    param=name,
-                )
+        if not params.get("issuing_card"):
+            return error_reply(
+                400,
+                "Missing required param: issuing_card.",
+                code="parameter_missing",
+                param="issuing_card",
+            )
         account = incoming.header("stripe-account")
+        # Without a nonce: the mobile SDKs' push provisioning asks so.
+        return self._idempotent(
+            incoming,
+            lambda: self._issue(
+                params["issuing_card"], params.get("nonce"), account, incoming
+            ),
+        )
+
+    def _idempotent(self, incoming: Incoming, create: Callable[[], Reply]) -> Reply:
+        """*create*'s answer, or the one saved under the same ``Idempotency-Key``."""
         idempotency_key = incoming.header("idempotency-key")
-        saved_as = (account or _PLATFORM, idempotency_key or "")
+        saved_as = (
+            incoming.path,
+            incoming.header("stripe-account") or _PLATFORM,
+            idempotency_key or "",
+        )
         saved = self._saved.get(saved_as) if idempotency_key else None
         if saved is not None:
             if saved.params != incoming.params:
@@ -561,13 +646,13 @@ class Simulation:
                 saved.reply,
                 headers={**saved.reply.headers, "Idempotent-Replayed": "true"},
             )
-        reply = self._issue(params["issuing_card"], params["nonce"], account, incoming)
+        reply = create()
         if idempotency_key:
             self._saved[saved_as] = _Saved(incoming.params, reply)
         return reply
 
     def _issue(
-        self, card_id: str, nonce: str, account: str | None, incoming: Incoming
+        self, card_id: str, nonce: str | None, account: str | None, incoming: Incoming
     ) -> Reply:
         if not self._owns(account, card_id):
             return error_reply(
@@ -576,16 +661,19 @@ class Simulation:
                 code="resource_missing",
                 param="issuing_card",
             )
-        bound = self._nonces.get(nonce)
-        if bound is None:
-            return _nonce_error(f"No such ephemeral key nonce: '{nonce}'")
-        if bound.used:
-            return _nonce_error("This nonce has already been used to create a key.")
-        if bound.card_id != card_id:
-            return _nonce_error("This nonce was created for a different issuing card.")
-        if bound.account != account:
-            return _nonce_error("This nonce was created for a different account.")
-        bound.used = True
+        if nonce is not None:
+            bound = self._nonces.get(nonce)
+            if bound is None:
+                return _nonce_error(f"No such ephemeral key nonce: '{nonce}'")
+            if bound.used:
+                return _nonce_error("This nonce has already been used to create a key.")
+            if bound.card_id != card_id:
+                return _nonce_error(
+                    "This nonce was created for a different issuing card."
+                )
+            if bound.account != account:
+                return _nonce_error("This nonce was created for a different account.")
+            bound.used = True
         created = self._now()
         record = EphemeralKeyRecord(
             id=random_id("ephkey_"),
@@ -600,6 +688,74 @@ class Simulation:
         self._keys[record.id] = record
         self._key_ids_by_secret[record.secret] = record.id
         return Reply(200, _key_object(record, with_secret=True))
+
+    # -- POST /v1/account_sessions ----------------------------------------
+
+    def _create_account_session(self, incoming: Incoming) -> Reply:  # noqa: PLR0911 - one return a check
+        problem = self._check_secret_key(incoming)
+        if problem is not None:
+            return problem
+        if incoming.header("stripe-account") is not None:
+            return error_reply(
+                400,
+                "Account Sessions are created by the platform: name the connected "
+                "account in the `account` parameter, not in a Stripe-Account header.",
+            )
+        params = dict(incoming.params)
+        components = _requested_components(incoming.params)
+        if isinstance(components, Reply):
+            return components
+        account = params.get("account")
+        if not account:
+            return error_reply(
+                400,
+                "Missing required param: account.",
+                code="parameter_missing",
+                param="account",
+            )
+        if not components:
+            return error_reply(
+                400,
+                "Missing required param: components.",
+                code="parameter_missing",
+                param="components",
+            )
+        if account not in self._accounts:
+            return error_reply(
+                400,
+                f"No such account: '{account}'",
+                code="resource_missing",
+                param="account",
+            )
+        return self._idempotent(
+            incoming, lambda: self._open_session(account, components, incoming)
+        )
+
+    def _open_session(
+        self,
+        account: str,
+        components: Mapping[str, Mapping[str, object]],
+        incoming: Incoming,
+    ) -> Reply:
+        created = self._now()
+        record = AccountSessionRecord(
+            account=account,
+            client_secret=account_session_secret(),
+            components=components,
+            stripe_version=incoming.header("stripe-version") or "",
+            created=created,
+            expires_at=created + ACCOUNT_SESSION_LIFETIME,
+        )
+        self._sessions.append(record)
+        body = {
+            "object": "account_session",
+            "account": record.account,
+            "client_secret": record.client_secret,
+            "expires_at": record.expires_at,
+            "livemode": False,
+            "components": record.components,
+        }
+        return Reply(200, body)
 
     # -- DELETE /v1/ephemeral_keys/{id} ------------------------------------
 
@@ -779,6 +935,66 @@ def _key_object(record: EphemeralKeyRecord, *, with_secret: bool) -> dict[str, o
     if with_secret:
         body["secret"] = record.secret
     return body
+
+
+def _requested_components(
+    params: tuple[tuple[str, str], ...],
+) -> dict[str, dict[str, object]] | Reply:
+    """``components[name][enabled|features][...]`` as Stripe answers them.
+
+    Every simulated component comes back; those the request names with the
+    values it asked for, the others disabled with every feature false. An
+    empty dict: the request named none. A :class:`Reply`: a refusal.
+    """
+    enabled: dict[str, bool] = {}
+    features: dict[str, dict[str, bool]] = {}
+    for name, value in params:
+        if name == "account" or _EXPAND.fullmatch(name):
+            continue
+        match = _COMPONENT_PARAM.fullmatch(name)
+        component, part, feature = match.groups() if match else ("", "", None)
+        known = COMPONENT_FEATURES.get(component, ())
+        if (
+            not known
+            or (part == "enabled") != (feature is None)
+            or (feature is not None and feature not in known)
+        ):
+            return error_reply(
+                400,
+                f"Received unknown parameter: {name}. FakeStripe simulates the "
+                "issuing_card and issuing_cards_list components only.",
+                param=name,
+            )
+        if value not in {"true", "false"}:
+            return error_reply(
+                400,
+                f"Invalid boolean: {value}",
+                code="parameter_invalid_boolean",
+                param=name,
+            )
+        if feature is None:
+            enabled[component] = value == "true"
+        else:
+            features.setdefault(component, {})[feature] = value == "true"
+    for component in features.keys() - enabled.keys():
+        param = f"components[{component}][enabled]"
+        return error_reply(
+            400,
+            f"Missing required param: {param}.",
+            code="parameter_missing",
+            param=param,
+        )
+    if not enabled:
+        return {}
+    return {
+        component: {
+            "enabled": enabled.get(component, False),
+            "features": {
+                name: features.get(component, {}).get(name, False) for name in known
+            },
+        }
+        for component, known in COMPONENT_FEATURES.items()
+    }
 
 
 def _nonce_error(message: str) -> Reply:

@@ -1,7 +1,7 @@
 """FakeStripe's wire: a stdlib HTTP server that hands requests to the simulation.
 
-Bytes in, :class:`~._fake_stripe.Incoming` to the simulation, its
-:class:`~._fake_stripe.Reply` back out as bytes. Injected delays are served
+Bytes in, :class:`~._simulation.Incoming` to the simulation, its
+:class:`~._simulation.Reply` back out as bytes. Injected delays are served
 here (outside the simulation's lock) and dropped connections are dropped here.
 """
 
@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from ._fake_stripe import CORS_HEADERS, Incoming, Reply, Simulation
+from ._simulation import CORS_HEADERS, Incoming, Reply, Simulation
 
 # Far above anything Stripe's form bodies need; keeps a stray upload small.
 _MAX_BODY = 1024 * 1024

@@ -16,34 +16,47 @@ Stripe's error shapes and status codes, and faults on demand. Point the real
         )
         assert [key.id] == [record.id for record in fake.keys]
 
-``import issuing_elements`` does not import this module. See
+Run one on its own, for several processes to share (a multi-worker app, a
+browser, a test)::
+
+    python -m issuing_elements.testing --port 0 --card ic_demo@acct_demo
+
+``import issuing_elements`` does not import this package. See
 ``docs/testing.md`` for the endpoints, the errors and what is simulated.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 import stripe
 from typing_extensions import Self
 
-from ._fake_stripe import (
+from ._server import FakeStripeServer
+from ._simulation import (
+    AccountSessionRecord,
     EphemeralKeyRecord,
     Fault,
     RecordedRequest,
     Simulation,
 )
-from ._fake_stripe_http import FakeStripeServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
-    from ._fake_stripe_client import FakeStripeHTTPClient
+    from ._client import FakeStripeHTTPClient
 
-__all__ = ["EphemeralKeyRecord", "FakeStripe", "RecordedRequest"]
+__all__ = [
+    "AccountSessionRecord",
+    "EphemeralKeyRecord",
+    "FakeStripe",
+    "RecordedRequest",
+    "free_port",
+]
 
 # The stripe-python base addresses; all of them point at the fake, so that no
 # request of a test can reach the real Stripe by accident.
@@ -180,7 +193,7 @@ class FakeStripe:
         }
         api_key = options.pop("api_key", self._api_key)
         if "http_client" not in options and _httpx_installed():
-            from ._fake_stripe_client import FakeStripeHTTPClient  # noqa: PLC0415 - httpx is optional
+            from ._client import FakeStripeHTTPClient  # noqa: PLC0415 - httpx is optional
 
             http_client = FakeStripeHTTPClient(timeout=timeout)
             self._http_clients.append(http_client)
@@ -194,6 +207,14 @@ class FakeStripe:
         _check_card_id(card_id)
         _check_account(account)
         self._simulation.add_card(card_id, account)
+
+    def add_account(self, account: str) -> None:
+        """Register a connected account, for ``POST /v1/account_sessions``.
+
+        `add_card` with an *account* registers that account too.
+        """
+        _check_account(account)
+        self._simulation.add_account(account)
 
     def create_nonce(self, card_id: str, *, account: str | None = None) -> str:
         """Mint a nonce for *card_id*, as ``stripe.createEphemeralKeyNonce`` would.
@@ -289,9 +310,27 @@ class FakeStripe:
         return self._simulation.key(key_id)
 
     @property
+    def account_sessions(self) -> tuple[AccountSessionRecord, ...]:
+        """Every Account Session created, in order."""
+        return self._simulation.account_sessions
+
+    @property
     def requests(self) -> tuple[RecordedRequest, ...]:
         """Every request received, in order, with keys redacted."""
         return self._simulation.requests
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on *host* that was free a moment ago.
+
+    For servers that cannot pick their own (``uvicorn --port``,
+    ``redis-server``): another process may take it first, so retry on a
+    clash where that matters.
+    """
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _httpx_installed() -> bool:
