@@ -2,22 +2,19 @@
 
 The Python outputs are written into a TypeScript file as values of the
 matching ``@stripe/stripe-js`` types (pinned with TypeScript in
-``package.json`` beside this file) and checked with ``tsc --strict --noEmit``.
-Run ``npm ci`` in ``tests/contract`` first; without it these tests skip,
-unless ``ISSUING_ELEMENTS_REQUIRE_SYSTEM=1`` (CI), where they fail.
+``package.json`` beside this file) and checked with ``tsc --strict --noEmit``
+(``tsc.py``: run ``npm ci`` in ``tests/contract`` first).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from contract.tsc import failing_files, run_tsc
 from issuing_elements import (
     AddToWalletButton,
     CardCopyButton,
@@ -33,10 +30,6 @@ from issuing_elements import (
 from issuing_elements._client_config import LOCALES
 
 pytestmark = pytest.mark.system("node")
-
-HERE = Path(__file__).parent
-NODE_MODULES = HERE / "node_modules"
-TSC = NODE_MODULES / "typescript" / "bin" / "tsc"
 
 KEY = IssuedKey(
     id="ephkey_fake1issuingelements",
@@ -161,60 +154,6 @@ def config_module(configs: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def typescript() -> Path:
-    """The pinned tsc, or skip (fail under ISSUING_ELEMENTS_REQUIRE_SYSTEM=1)."""
-    reason = None
-    if shutil.which("node") is None:
-        reason = "node is not installed"
-    elif not TSC.is_file() or not (NODE_MODULES / "@stripe" / "stripe-js").is_dir():
-        reason = (
-            "the pinned TypeScript and @stripe/stripe-js are not installed "
-            f"(run `npm ci` in {HERE})"
-        )
-    if reason is not None:
-        if os.environ.get("ISSUING_ELEMENTS_REQUIRE_SYSTEM") == "1":
-            pytest.fail(f"{reason}, and ISSUING_ELEMENTS_REQUIRE_SYSTEM=1")
-        pytest.skip(reason)
-    return TSC
-
-
-def run_tsc(
-    directory: Path, modules: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    """``tsc --strict --noEmit`` over *modules*, resolving the pinned packages."""
-    tsc = typescript()
-    (directory / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
-    for file_name, source in modules.items():
-        (directory / file_name).write_text(source)
-    node = shutil.which("node")
-    assert node is not None
-    return subprocess.run(  # noqa: S603 - fixed arguments, files we wrote
-        [
-            node,
-            str(tsc),
-            "--strict",
-            "--noEmit",
-            "--target",
-            "es2020",
-            "--module",
-            "esnext",
-            "--moduleResolution",
-            "bundler",
-            "--lib",
-            "es2020,dom",
-            "--skipLibCheck",
-            "--pretty",
-            "false",
-            *modules,
-        ],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_every_output_is_a_value_of_stripe_js_types(tmp_path: Path) -> None:
     elements = [(element.name, element.to_dict()) for element in every_element()]
     configs = every_client_config()
@@ -291,10 +230,5 @@ def test_tsc_catches_every_deliberate_mistake(tmp_path: Path) -> None:
 
     result = run_tsc(tmp_path, modules)
 
-    failing = {
-        line.split("(", 1)[0]
-        for line in result.stdout.splitlines()
-        if ": error TS" in line
-    }
     assert result.returncode != 0
-    assert failing == set(modules), result.stdout
+    assert set(modules) == failing_files(result), result.stdout
