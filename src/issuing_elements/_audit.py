@@ -24,7 +24,7 @@ __all__ = ["AuditEvent", "AuditSink", "Trail", "log_audit_event"]
 
 audit_logger = logging.getLogger("issuing_elements.audit")
 
-Action = Literal["issue", "revoke"]
+Action = Literal["issue", "issue_mobile", "revoke"]
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
@@ -50,7 +50,8 @@ class AuditEvent:
 
     Attributes:
         time: When the decision was made, an aware UTC datetime.
-        action: ``"issue"`` (a key was asked for) or ``"revoke"``.
+        action: ``"issue"`` (a page asked for a key), ``"issue_mobile"`` (a
+            mobile app asked for one) or ``"revoke"``.
         outcome: ``"granted"`` or ``"revoked"`` on success, otherwise the
             error code the answer carries (``"card_not_found"``,
             ``"rate_limited"``, ``"stripe_unavailable"``, ...).

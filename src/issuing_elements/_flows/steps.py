@@ -132,11 +132,18 @@ def audit_quietly(settings: Settings[UserT], event: AuditEvent) -> None:
 
 
 def stripe_options(
-    settings: Settings[UserT], stripe_account: str | None, *, idempotent: bool
+    settings: Settings[UserT],
+    stripe_account: str | None,
+    *,
+    idempotent: bool,
+    api_version: str | None = None,
 ) -> stripe.RequestOptions:
-    """The request options of one Stripe call: version, account, retries."""
+    """The request options of one Stripe call: version, account, retries.
+
+    The version is the issuer's unless *api_version* (a mobile SDK's) is given.
+    """
     return request_options(
-        settings.api_version,
+        api_version or settings.api_version,
         stripe_account,
         settings.max_network_retries,
         idempotent=idempotent,
