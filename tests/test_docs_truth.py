@@ -214,13 +214,25 @@ def test_the_readme_says_how_to_install() -> None:
     assert (True, True) == (plain is not None, extras is not None)
 
 
-def test_the_readme_has_no_relative_link() -> None:
-    targets = re.findall(r"\]\(([^)\s]+)\)", README) + re.findall(
+def readme_links() -> list[str]:
+    """Every target: inline ``[text](target)`` and ``[key]: target`` lines."""
+    return re.findall(r"\]\(([^)\s]+)\)", README) + re.findall(
         r"^\[[^\]]+\]:\s*(\S+)", README, re.MULTILINE
     )
 
+
+def test_the_readme_has_no_relative_link() -> None:
+    targets = readme_links()
+
     assert [] == [target for target in targets if not target.startswith("https://")]
     assert len(targets) > 10
+
+
+def test_every_reference_link_of_the_readme_is_defined() -> None:
+    defined = set(re.findall(r"^\[([^\]]+)\]:", README, re.MULTILINE))
+    used = set(re.findall(r"\]\[([^\]]+)\]", README))
+
+    assert set() == used - defined
 
 
 def test_the_readme_links_into_the_repository_named_in_pyproject() -> None:
@@ -230,6 +242,12 @@ def test_the_readme_links_into_the_repository_named_in_pyproject() -> None:
         re.MULTILINE,
     )
     assert source is not None
-    repository = re.findall(r"\]\((https://github\.com/[^/]+/[^/)]+)/", README)
+    ours = [url for url in readme_links() if url.startswith("https://github.com/")]
+    paths = [url.removeprefix(source["url"]) for url in ours]
 
-    assert {source["url"]} == set(repository)
+    assert [] == [
+        path
+        for path in paths
+        if not re.fullmatch(r"/(blob|tree)/main/[\w./-]+", path)
+        or not (ROOT / path.split("/main/", 1)[1]).exists()
+    ]
