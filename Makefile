@@ -33,6 +33,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 else
 export ISSUING_ELEMENTS_EXPECT_INSTALLED := 1
+# The how-to pages' venvs install this wheel in place of issuing-elements.
+export ISSUING_ELEMENTS_WHEEL := $(abspath $(WHEEL))
 $(STAMP): pyproject.toml $(WHEEL)
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
