@@ -194,7 +194,9 @@ def _endpoint(  # noqa: PLR0913 - one endpoint: its inputs, its action, its two 
         try:
             context = request_context(headers, client_ip)
         except ServerMisconfiguredError as unreadable:
-            audit_quietly(settings, Trail().event(action, unreadable, str(unreadable)))
+            yield from audit_quietly(
+                settings, Trail().event(action, unreadable, str(unreadable))
+            )
             raise
         return (
             yield from _exchange(
@@ -245,17 +247,27 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
         trail.key_id = key.id
         yield from _remember(settings, user_id, key)
         result = finish(key)
-        audit(settings, trail.event(action, "granted", "Stripe issued a key."))
+        yield from audit(
+            settings, trail.event(action, "granted", "Stripe issued a key.")
+        )
     except Exception as error:  # noqa: BLE001 - fail closed on anything
         failure = as_outcome(error)
         if key is not None:
             yield from revoke_orphan(settings, key.id, key.stripe_account, trail)
         try:
-            audit(settings, trail.event(action, failure, str(failure)))
+            yield from audit(settings, trail.event(action, failure, str(failure)))
         except ServerMisconfiguredError as unrecorded:
             # A refusal the trail cannot record fails closed too (500).
             failure = unrecorded
         raise failure from None
+    except GeneratorExit:
+        raise  # closed unfinished by its driver: nothing may be yielded now
+    except BaseException:
+        # Cancelled or interrupted (CancelledError, KeyboardInterrupt,
+        # SystemExit) once Stripe issued a key: revoke it, then go on leaving.
+        if key is not None:
+            yield from revoke_orphan(settings, key.id, key.stripe_account, trail)
+        raise
     return result
 
 
