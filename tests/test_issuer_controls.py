@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -408,3 +410,92 @@ def test_a_key_the_ledger_cannot_record_is_revoked_and_answers_503(
     assert [("issue", "service_unavailable"), ("revoke", "revoked")] == sorted(
         (e.action, e.outcome) for e in events
     )
+
+
+# -- a bulk revocation while a request is in flight -----------------------
+
+
+@pytest.mark.parametrize("bulk", ["revoke_user", "revoke_card"])
+def test_a_key_in_flight_during_a_bulk_revocation_is_revoked_not_handed_out(
+    fake: FakeStripe, ledger: KeyLedger, bulk: str
+) -> None:
+    at_stripe = threading.Event()
+
+    def authorize_then_signal(user: str, request: KeyRequest) -> Grant | None:
+        grant = authorize(user, request)
+        at_stripe.set()  # the next step is Stripe, which holds the answer
+        return grant
+
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize_then_signal, audit=discard, key_ledger=ledger
+    )
+    fake.delay_next(1.0)
+    answers: list[int] = []
+    request = threading.Thread(
+        target=lambda: answers.append(
+            issuer.handle(
+                "alice", body=body(fake, ALICE_CARD), content_type=JSON
+            ).status
+        )
+    )
+    request.start()
+    assert at_stripe.wait(10)
+
+    revoked_then = (
+        issuer.revoke_user("alice")
+        if bulk == "revoke_user"
+        else issuer.revoke_card(ALICE_CARD)
+    )
+    request.join(10)
+
+    assert (0, [404], 1, []) == (
+        revoked_then,
+        answers,
+        len(fake.keys),
+        [key.id for key in fake.keys if key.revoked_at is None],
+    )
+
+
+def test_an_async_key_in_flight_during_revoke_user_is_revoked(
+    fake: FakeStripe,
+) -> None:
+    ledger = MemoryKeyLedger()
+
+    async def race() -> tuple[int, int]:
+        at_stripe = asyncio.Event()
+
+        async def authorize_then_signal(user: str, request: KeyRequest) -> Grant | None:
+            at_stripe.set()
+            return authorize(user, request)
+
+        issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+            fake.client(), authorize_then_signal, audit=discard, key_ledger=ledger
+        )
+        fake.delay_next(1.0)
+        pending = asyncio.ensure_future(
+            issuer.ahandle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+        )
+        await asyncio.wait_for(at_stripe.wait(), 10)
+        revoked = await issuer.arevoke_user("alice")
+        return revoked, (await pending).status
+
+    assert ((0, 404), []) == (
+        asyncio.run(race()),
+        [key.id for key in fake.keys if key.revoked_at is None],
+    )
+
+
+def test_a_request_that_starts_after_the_revocation_gets_its_key(
+    fake: FakeStripe, ledger: KeyLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize, audit=discard, key_ledger=ledger
+    )
+    issuer.revoke_user("alice")
+    # Past the clocks' margin: the tombstone is older than this request.
+    later = time.time() + 2
+    monkeypatch.setattr(time, "time", lambda: later)
+
+    answer = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert 200 == answer.status

@@ -15,6 +15,7 @@ handed out is revoked before the answer goes back.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, TypeVar
 
@@ -47,6 +48,7 @@ from issuing_elements._stripe_api import (
 )
 from issuing_elements._stripe_call import acall_within, call_within, check_event_loop
 from issuing_elements.exceptions import (
+    CardNotFoundError,
     ConfigurationError,
     IssuingElementsError,
     ServerMisconfiguredError,
@@ -77,6 +79,12 @@ if TYPE_CHECKING:
     from issuing_elements._settings import Settings
 
 R = TypeVar("R")
+
+logger = logging.getLogger("issuing_elements")
+
+# How far apart the clocks of the processes sharing a key ledger may be: a
+# tombstone laid up to this long before a request started still counts.
+CLOCK_MARGIN = 1.0
 
 
 def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
@@ -230,6 +238,7 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
         client_ip=context.client_ip,
     )
     key: IssuedKey | None = None
+    started = time.time()
     try:
         admitted = admit(settings, context, user)
         trail.user_id = user_id = user_id_of(settings, admitted)
@@ -245,7 +254,7 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
         trail.stripe_account = grant.stripe_account
         key = yield from _create(settings, request, grant, trail, api_version)
         trail.key_id = key.id
-        yield from _remember(settings, user_id, key)
+        yield from _remember(settings, user_id, key, started)
         result = finish(key)
         yield from audit(
             settings, trail.event(action, "granted", "Stripe issued a key.")
@@ -321,9 +330,16 @@ def _create(
 
 
 def _remember(
-    settings: Settings[UserT], user_id: str | None, key: IssuedKey
+    settings: Settings[UserT], user_id: str | None, key: IssuedKey, started: float
 ) -> Flow[None]:
-    """Record *key* in the key ledger, if there is one."""
+    """Record *key* in the key ledger, if there is one; then look for tombstones.
+
+    ``revoke_user`` and ``revoke_card`` lay a tombstone, then read the
+    ledger; a request records its key, then looks for a tombstone laid
+    since it *started*. Whichever comes second sees the other, so a key
+    issued to a request in flight during a bulk revocation is revoked:
+    by the bulk revocation, or here, where it is refused (404) and revoked.
+    """
     ledger = settings.key_ledger
     if ledger is None:
         return
@@ -331,6 +347,19 @@ def _remember(
         raise ConfigurationError("A key ledger needs user_id= for these users.")
     entry = _live_key(user_id, key)
     yield from wait(lambda: ledger.record(entry), lambda: ledger.arecord(entry))
+    since = started - CLOCK_MARGIN
+    card_id = key.card_id
+    revoked = yield from wait(
+        lambda: ledger.revoked_since(user_id=user_id, card_id=card_id, since=since),
+        lambda: ledger.arevoked_since(user_id=user_id, card_id=card_id, since=since),
+    )
+    if revoked:
+        logger.warning(
+            "Card %s or its user was revoked while this request was in flight; "
+            "revoking its key instead of handing it out.",
+            card_id,
+        )
+        raise CardNotFoundError("Revoked while the request was in flight.")
 
 
 def _same(key: IssuedKey) -> IssuedKey:

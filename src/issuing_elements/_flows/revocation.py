@@ -70,6 +70,11 @@ def revoke_all(
         if not isinstance(given, str) or not given:
             raise ConfigurationError("user_id must be a non-empty string.")
         uid = user_id
+        # The tombstone first, then the read: see _flows.keys._remember.
+        yield from wait(
+            lambda: ledger.mark_revoked(user_id=uid),
+            lambda: ledger.amark_revoked(user_id=uid),
+        )
         found = yield from wait(
             lambda: ledger.keys_for_user(uid), lambda: ledger.akeys_for_user(uid)
         )
@@ -80,6 +85,10 @@ def revoke_all(
                 "card_id must be an Issuing card id (ic_...).", field="card_id"
             )
         cid = card_id
+        yield from wait(
+            lambda: ledger.mark_revoked(card_id=cid),
+            lambda: ledger.amark_revoked(card_id=cid),
+        )
         found = yield from wait(
             lambda: ledger.keys_for_card(cid), lambda: ledger.akeys_for_card(cid)
         )
