@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from ._ids import is_card_id, is_nonce
+from ._components import AccountSessionRequest
+from ._ids import is_account_id, is_card_id, is_nonce
 from ._records import KeyRequest
 from ._redact import redact
 from .exceptions import (
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("issuing_elements")
 
 FIELDS = ("card_id", "nonce")
+# Connect.js's fetchEphemeralKey is handed {issuingCard, nonce}: the page may
+# post that argument unchanged.
+_ALIASES = {"issuingCard": "card_id"}
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
 # Field names, media types and charsets are echoed in errors: the client's own
@@ -157,6 +161,21 @@ def parse_key_request(
     body: bytes, content_type: str | None, *, max_body_bytes: int
 ) -> KeyRequest:
     """Parse and check the endpoint's request body."""
+    pairs = _body_pairs(body, content_type, max_body_bytes)
+    names = {name for name, _ in pairs}
+    if {"card_id", "issuingCard"} <= names:
+        raise InvalidRequestError(
+            "Send card_id or issuingCard (its Connect.js name), not both.",
+            field="issuingCard",
+        )
+    fields = _exact_fields([(_ALIASES.get(name, name), value) for name, value in pairs])
+    return check_ids(fields["card_id"], fields["nonce"])
+
+
+def _body_pairs(
+    body: bytes, content_type: str | None, max_body_bytes: int
+) -> list[tuple[str, object]]:
+    """The body's fields, in order, duplicates kept: JSON or form, UTF-8."""
     if len(body) > max_body_bytes:
         raise BodyTooLargeError(
             f"The body has {len(body)} bytes; the limit is {max_body_bytes}."
@@ -165,15 +184,12 @@ def parse_key_request(
     if charset not in (None, "utf-8", "utf8"):
         raise UnsupportedMediaTypeError(f"Unsupported charset {_echo(charset)}.")
     if media_type == _JSON:
-        pairs = _json_pairs(body)
-    elif media_type == _FORM:
-        pairs = _form_pairs(body)
-    else:
-        raise UnsupportedMediaTypeError(
-            f"Unsupported media type {_echo(media_type) if media_type else 'none'}."
-        )
-    fields = _exact_fields(pairs)
-    return check_ids(fields["card_id"], fields["nonce"])
+        return _json_pairs(body)
+    if media_type == _FORM:
+        return _form_pairs(body)
+    raise UnsupportedMediaTypeError(
+        f"Unsupported media type {_echo(media_type) if media_type else 'none'}."
+    )
 
 
 def _media_type(content_type: str | None) -> tuple[str | None, str | None]:
@@ -256,3 +272,34 @@ def _exact_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
         if count > 1:
             raise InvalidRequestError(f"Field {name!r} is given twice.", field=name)
     return dict(pairs)
+
+
+def parse_session_request(
+    body: bytes, content_type: str | None, *, max_body_bytes: int
+) -> AccountSessionRequest:
+    """Parse the Account Session endpoint's body: empty, ``{}`` or ``{"account"}``.
+
+    The page names at most the connected account; the components and their
+    features are the server's to choose, so any other field is refused.
+    """
+    if not body:
+        return AccountSessionRequest()
+    pairs = _body_pairs(body, content_type, max_body_bytes)
+    names = [name for name, _ in pairs]
+    unknown = [name for name in dict.fromkeys(names) if name != "account"]
+    if unknown:
+        raise InvalidRequestError(
+            f"Unknown field(s): {_list_names(unknown)}. Send at most account; "
+            "the server chooses the components and their features.",
+            field=redact(unknown[0])[:_NAME_ECHO_LIMIT],
+        )
+    if len(names) > 1:
+        raise InvalidRequestError("Field 'account' is given twice.", field="account")
+    if not pairs:
+        return AccountSessionRequest()
+    account = pairs[0][1]
+    if not is_account_id(account):
+        raise InvalidRequestError(
+            "account must be a connected account id (acct_...).", field="account"
+        )
+    return AccountSessionRequest(account=account)
