@@ -33,6 +33,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 else
 export ISSUING_ELEMENTS_EXPECT_INSTALLED := 1
+# The how-to pages' venvs install this wheel in place of issuing-elements.
+export ISSUING_ELEMENTS_WHEEL := $(abspath $(WHEEL))
 $(STAMP): pyproject.toml $(WHEEL)
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
@@ -53,8 +55,9 @@ typecheck: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" pyright --verifytypes issuing_elements --ignoreexternal
 
 # NO_MKDOCS_2_WARNING: Material prints a banner about MkDocs 2 on every build.
+# No --quiet: it hides the warnings from --strict too, and the build passes.
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(SITE)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(SITE)
 
 # Parallel mode, then combine: [tool.coverage.paths] maps an installed
 # wheel's site-packages back to src/, so the report reads the same either way.

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from issuing_elements import KeyLedger, LiveKey, MemoryKeyLedger, RedisKeyLedger
+from issuing_elements._ledger import TOMBSTONE_SECONDS
 from issuing_elements.exceptions import ConfigurationError, ServiceUnavailableError
 from redis_server import RedisServer
 
@@ -42,7 +43,8 @@ class Ledgers:
     """One kind of ledger, its async methods run on one loop for the test.
 
     Memory ledgers run on a fake clock from ``NOW``; Redis ones on the Redis
-    server's real clock, so the tests take their times from `now`.
+    server's real clock, so the tests take their times from `now`, except
+    for the tombstones' times, which Redis ledgers take from the fake clock.
     """
 
     def __init__(self, kind: str, server: RedisServer | None) -> None:
@@ -58,7 +60,7 @@ class Ledgers:
             self.client = (
                 server.client() if self.loop is None else server.async_client()
             )
-            self.ledger = RedisKeyLedger(self.client)
+            self.ledger = RedisKeyLedger(self.client, clock=self.clock)
 
     def now(self) -> int:
         return NOW if self.kind.startswith("memory") else int(time.time())
@@ -93,6 +95,24 @@ class Ledgers:
             self.ledger.forget(key)
         else:
             self.loop.run_until_complete(self.ledger.aforget(key))
+
+    def mark_revoked(
+        self, *, user_id: str | None = None, card_id: str | None = None
+    ) -> float:
+        if self.loop is None:
+            return self.ledger.mark_revoked(user_id=user_id, card_id=card_id)
+        return self.loop.run_until_complete(
+            self.ledger.amark_revoked(user_id=user_id, card_id=card_id)
+        )
+
+    def revoked_since(self, user_id: str, card_id: str, since: float) -> bool:
+        if self.loop is None:
+            return self.ledger.revoked_since(
+                user_id=user_id, card_id=card_id, since=since
+            )
+        return self.loop.run_until_complete(
+            self.ledger.arevoked_since(user_id=user_id, card_id=card_id, since=since)
+        )
 
     def close(self) -> None:
         if isinstance(self.client, redis.Redis):
@@ -198,6 +218,161 @@ def test_a_user_id_and_a_card_id_never_share_a_set(ledgers: Ledgers) -> None:
     assert [] == ledgers.for_card("ic_1")
 
 
+# Tombstones
+
+
+def test_a_user_s_tombstone_is_seen_by_requests_begun_before_it(
+    ledgers: Ledgers,
+) -> None:
+    laid = ledgers.mark_revoked(user_id="alice")
+
+    assert (True, True, False) == (
+        ledgers.revoked_since("alice", "ic_1", since=laid - 1),
+        ledgers.revoked_since("alice", "ic_1", since=laid),
+        ledgers.revoked_since("alice", "ic_1", since=laid + 0.001),
+    )
+
+
+def test_a_card_s_tombstone_is_seen_by_requests_begun_before_it(
+    ledgers: Ledgers,
+) -> None:
+    laid = ledgers.mark_revoked(card_id="ic_1")
+
+    assert (True, True, False) == (
+        ledgers.revoked_since("alice", "ic_1", since=laid - 1),
+        ledgers.revoked_since("alice", "ic_1", since=laid),
+        ledgers.revoked_since("alice", "ic_1", since=laid + 0.001),
+    )
+
+
+def test_a_tombstone_is_laid_at_the_ledger_s_time(ledgers: Ledgers) -> None:
+    ledgers.clock.now = NOW + 0.25
+
+    assert (NOW + 0.25, NOW + 0.25) == (
+        ledgers.mark_revoked(user_id="alice"),
+        ledgers.mark_revoked(card_id="ic_1"),
+    )
+
+
+def test_nothing_revoked_is_nothing_seen(ledgers: Ledgers) -> None:
+    assert not ledgers.revoked_since("alice", "ic_1", since=0)
+
+
+def test_a_user_s_tombstone_is_hers_alone(ledgers: Ledgers) -> None:
+    ledgers.mark_revoked(user_id="alice")
+
+    assert (True, True, False) == (
+        ledgers.revoked_since("alice", "ic_1", since=0),
+        ledgers.revoked_since("alice", "ic_2", since=0),
+        ledgers.revoked_since("bob", "ic_1", since=0),
+    )
+
+
+def test_a_card_s_tombstone_is_its_alone(ledgers: Ledgers) -> None:
+    ledgers.mark_revoked(card_id="ic_1")
+
+    assert (True, True, False) == (
+        ledgers.revoked_since("alice", "ic_1", since=0),
+        ledgers.revoked_since("bob", "ic_1", since=0),
+        ledgers.revoked_since("alice", "ic_2", since=0),
+    )
+
+
+def test_a_user_and_a_card_of_one_name_have_tombstones_of_their_own(
+    ledgers: Ledgers,
+) -> None:
+    ledgers.mark_revoked(user_id="ic_1")
+    ledgers.mark_revoked(card_id="alice")
+
+    assert not ledgers.revoked_since("alice", "ic_1", since=0)
+
+
+def test_of_two_racing_tombstones_the_later_stays(ledgers: Ledgers) -> None:
+    ledgers.clock.now = NOW + 5
+    ledgers.mark_revoked(user_id="alice")
+    ledgers.clock.now = NOW  # a revocation that read its clock earlier lands now
+    ledgers.mark_revoked(user_id="alice")
+
+    assert (True, False) == (
+        ledgers.revoked_since("alice", "ic_1", since=NOW + 5),
+        ledgers.revoked_since("alice", "ic_1", since=NOW + 5.001),
+    )
+
+
+def test_a_later_tombstone_replaces_an_earlier_one(ledgers: Ledgers) -> None:
+    ledgers.mark_revoked(card_id="ic_1")
+    ledgers.clock.now = NOW + 5
+    ledgers.mark_revoked(card_id="ic_1")
+
+    assert ledgers.revoked_since("alice", "ic_1", since=NOW + 5)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [{}, {"user_id": "alice", "card_id": "ic_1"}],
+    ids=["neither", "both"],
+)
+def test_a_tombstone_is_for_a_user_or_a_card(
+    ledgers: Ledgers, subject: dict[str, str]
+) -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=r"KeyLedger\.mark_revoked takes exactly one of user_id= and card_id=",
+    ):
+        ledgers.mark_revoked(**subject)
+
+
+def test_a_tombstone_needs_a_str_id(ledgers: Ledgers) -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"mark_revoked needs card_id as a str, not int"
+    ):
+        ledgers.mark_revoked(card_id=1)  # type: ignore[arg-type]  # on purpose
+
+
+def test_the_memory_ledger_keeps_a_tombstone_ten_minutes() -> None:
+    clock = FakeClock()
+    ledger = MemoryKeyLedger(clock=clock)
+    ledger.mark_revoked(user_id="alice")
+    ledger.mark_revoked(card_id="ic_1")
+    kept = []
+    for moment in (NOW + 599.9, NOW + 600):
+        clock.now = moment
+        kept.append(
+            (
+                ledger.revoked_since(user_id="alice", card_id="ic_2", since=0),
+                ledger.revoked_since(user_id="bob", card_id="ic_1", since=0),
+            )
+        )
+
+    assert (600, [(True, True), (False, False)]) == (TOMBSTONE_SECONDS, kept)
+
+
+def test_memory_holds_only_kept_tombstones() -> None:
+    clock = FakeClock()
+    ledger = MemoryKeyLedger(clock=clock)
+    # One revocation a second for 20 minutes, each of its own user and card,
+    # and every user revoked twice.
+    for second in range(1200):
+        clock.now = NOW + second
+        ledger.mark_revoked(user_id=f"user-{second // 2}")
+        ledger.mark_revoked(card_id=f"ic_{second}")
+
+    # Kept: the last ten minutes' 600 cards and 300 users; the heap holds one
+    # entry per revocation of the last ten minutes.
+    assert (900, 1200) == (len(ledger._tombstones), len(ledger._tombstone_expiries))
+
+
+def test_a_memory_tombstone_laid_again_is_kept_from_its_later_time() -> None:
+    clock = FakeClock()
+    ledger = MemoryKeyLedger(clock=clock)
+    ledger.mark_revoked(user_id="alice")
+    clock.now = NOW + 300
+    ledger.mark_revoked(user_id="alice")
+    clock.now = NOW + 899
+
+    assert ledger.revoked_since(user_id="alice", card_id="ic_1", since=NOW + 300)
+
+
 # Memory
 
 
@@ -292,6 +467,56 @@ def test_each_redis_set_expires_with_its_last_key(redis_client: redis.Redis) -> 
     assert [expires - 300, expires, expires] == expiries
 
 
+def test_a_redis_tombstone_holds_its_time_under_a_hashed_name(
+    redis_client: redis.Redis,
+) -> None:
+    clock = FakeClock()
+    clock.now = NOW + 0.5
+    ledger = RedisKeyLedger(redis_client, clock=clock)
+    ledger.mark_revoked(user_id="alice@example.com")
+    ledger.mark_revoked(card_id="ic_1")
+
+    stored = {
+        name.decode(): redis_client.get(name) for name in redis_client.scan_iter()
+    }
+
+    assert [b"1800000000.5", b"1800000000.5"] == list(stored.values())
+    assert all(
+        re.fullmatch(r"issuing_elements:keys:revoked:(user|card):[0-9a-f]{64}", name)
+        for name in stored
+    ), stored
+    assert not re.search(r"alice|ic_1", "".join(stored))
+
+
+def test_redis_keeps_a_tombstone_ten_minutes(redis_client: redis.Redis) -> None:
+    ledger = RedisKeyLedger(redis_client)
+    ledger.mark_revoked(user_id="alice")
+    ledger.mark_revoked(card_id="ic_1")
+
+    ttls = [redis_client.ttl(name) for name in redis_client.scan_iter()]
+
+    assert [True, True] == [
+        TOMBSTONE_SECONDS - 2 <= ttl <= TOMBSTONE_SECONDS for ttl in ttls
+    ]
+
+
+def test_a_redis_tombstone_laid_again_is_kept_ten_minutes_more(
+    redis_client: redis.Redis,
+) -> None:
+    clock = FakeClock()
+    ledger = RedisKeyLedger(redis_client, clock=clock)
+    ledger.mark_revoked(user_id="alice")
+    (name,) = redis_client.scan_iter()
+    redis_client.expire(name, 10)  # as if laid ten minutes less ten seconds ago
+    clock.now = NOW - 1  # a racing revocation with an earlier time
+    ledger.mark_revoked(user_id="alice")
+
+    assert (b"1800000000.0", True) == (
+        redis_client.get(name),
+        TOMBSTONE_SECONDS - 2 <= redis_client.ttl(name) <= TOMBSTONE_SECONDS,
+    )
+
+
 def test_the_redis_ledger_prefix_places_its_keys(redis_client: redis.Redis) -> None:
     RedisKeyLedger(redis_client, prefix="{app}:ledger:").record(
         live_key(1, expires=int(time.time()) + 900)
@@ -320,37 +545,53 @@ def test_a_redis_ledger_reads_a_client_that_decodes(redis_server: RedisServer) -
         assert [key] == ledger.keys_for_card("ic_1")
 
 
-@pytest.mark.parametrize(
-    "method", ["record", "keys_for_user", "keys_for_card", "forget"]
-)
+def test_a_redis_ledger_reads_tombstones_from_a_client_that_decodes(
+    redis_server: RedisServer,
+) -> None:
+    with redis.Redis(port=redis_server.port, decode_responses=True) as client:
+        ledger = RedisKeyLedger(client, prefix="decoding:")
+        laid = ledger.mark_revoked(card_id="ic_1")
+
+        assert (True, False) == (
+            ledger.revoked_since(user_id="alice", card_id="ic_1", since=laid),
+            ledger.revoked_since(user_id="alice", card_id="ic_1", since=laid + 1),
+        )
+
+
+# The arguments of each ledger method, for the tests that call them all.
+CALLS: dict[str, tuple[tuple[object, ...], dict[str, object]]] = {
+    "record": ((live_key(1),), {}),
+    "keys_for_user": (("alice",), {}),
+    "keys_for_card": (("ic_1",), {}),
+    "forget": ((live_key(1),), {}),
+    "mark_revoked": ((), {"user_id": "alice"}),
+    "revoked_since": ((), {"user_id": "alice", "card_id": "ic_1", "since": 0.0}),
+}
+
+
+@pytest.mark.parametrize("method", list(CALLS))
 def test_the_sync_methods_refuse_an_asyncio_client(
     redis_server: RedisServer, method: str
 ) -> None:
-    argument = {"keys_for_user": "alice", "keys_for_card": "ic_1"}.get(
-        method, live_key(1)
-    )
+    args, kwargs = CALLS[method]
 
     async def call() -> None:
         async with redis_server.async_client() as client:
-            getattr(RedisKeyLedger(client), method)(argument)
+            getattr(RedisKeyLedger(client), method)(*args, **kwargs)
 
     with pytest.raises(ConfigurationError, match=rf"await RedisKeyLedger\.a{method}"):
         asyncio.run(call())
 
 
-@pytest.mark.parametrize(
-    "method", ["record", "keys_for_user", "keys_for_card", "forget"]
-)
+@pytest.mark.parametrize("method", list(CALLS))
 def test_the_async_methods_refuse_a_blocking_client(
     redis_client: redis.Redis, method: str
 ) -> None:
-    argument = {"keys_for_user": "alice", "keys_for_card": "ic_1"}.get(
-        method, live_key(1)
-    )
+    args, kwargs = CALLS[method]
     ledger = RedisKeyLedger(redis_client)
 
     with pytest.raises(ConfigurationError, match=rf"call RedisKeyLedger\.{method}"):
-        asyncio.run(getattr(ledger, f"a{method}")(argument))
+        asyncio.run(getattr(ledger, f"a{method}")(*args, **kwargs))
 
 
 def test_a_stopped_redis_fails_every_ledger_call(redis_to_stop: RedisServer) -> None:
@@ -360,6 +601,10 @@ def test_a_stopped_redis_fails_every_ledger_call(redis_to_stop: RedisServer) -> 
         "keys_for_user": lambda ledger: ledger.keys_for_user("alice"),
         "keys_for_card": lambda ledger: ledger.keys_for_card("ic_1"),
         "forget": lambda ledger: ledger.forget(key),
+        "mark_revoked": lambda ledger: ledger.mark_revoked(user_id="alice"),
+        "revoked_since": lambda ledger: ledger.revoked_since(
+            user_id="alice", card_id="ic_1", since=0
+        ),
     }
     failed = []
     with redis_to_stop.client() as client:
@@ -395,9 +640,13 @@ def test_a_stopped_redis_fails_the_async_ledger(redis_to_stop: RedisServer) -> N
                 await outcome(ledger.akeys_for_user("alice")),
                 await outcome(ledger.akeys_for_card("ic_1")),
                 await outcome(ledger.aforget(key)),
+                await outcome(ledger.amark_revoked(user_id="alice")),
+                await outcome(
+                    ledger.arevoked_since(user_id="alice", card_id="ic_1", since=0)
+                ),
             ]
 
-    assert ["service_unavailable"] * 4 == asyncio.run(after_stopping())
+    assert ["service_unavailable"] * 6 == asyncio.run(after_stopping())
 
 
 def test_a_redis_ledger_needs_a_redis_client() -> None:
@@ -414,6 +663,10 @@ def test_a_stopped_redis_is_named_as_the_key_ledgers(
         "keys_for_user": lambda ledger: ledger.keys_for_user("alice"),
         "keys_for_card": lambda ledger: ledger.keys_for_card("ic_1"),
         "forget": lambda ledger: ledger.forget(key),
+        "mark_revoked": lambda ledger: ledger.mark_revoked(card_id="ic_1"),
+        "revoked_since": lambda ledger: ledger.revoked_since(
+            user_id="alice", card_id="ic_1", since=0
+        ),
     }
     said = []
     with redis_to_stop.client() as client:
@@ -449,6 +702,10 @@ def test_a_stopped_redis_is_named_as_the_async_key_ledgers(
                 await message(ledger.akeys_for_user("alice")),
                 await message(ledger.akeys_for_card("ic_1")),
                 await message(ledger.aforget(key)),
+                await message(ledger.amark_revoked(card_id="ic_1")),
+                await message(
+                    ledger.arevoked_since(user_id="alice", card_id="ic_1", since=0)
+                ),
             ]
 
-    assert ["the key ledger's Redis failed"] * 4 == asyncio.run(after_stopping())
+    assert ["the key ledger's Redis failed"] * 6 == asyncio.run(after_stopping())

@@ -1,4 +1,4 @@
-"""The Stripe fault table, through handle() with max_network_retries=2.
+"""The Stripe fault table, through handle() and handle_mobile(), retries=2.
 
 Stripe is pytest-httpserver (or a socket that hangs up), spoken to by the
 real stripe SDK. For each fault: the documented answer, the documented
@@ -27,7 +27,22 @@ from stripe_wire import API_KEY, CARD, NONCE, key_object, owner_of, stripe_error
 
 JSON = "application/json"
 BODY = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
+MOBILE_BODY = json.dumps({"card_id": CARD, "api_version": "2024-06-20"}).encode()
 RETRIES = 2
+
+
+@pytest.fixture(params=["web", "mobile"])
+def door(request: pytest.FixtureRequest) -> str:
+    """Which endpoint meets the fault: the page's or the mobile app's."""
+    door: str = request.param
+    return door
+
+
+def knock(issuer: EphemeralKeyIssuer[str], door: str) -> HttpResponse:
+    """One request to the endpoint behind *door*."""
+    if door == "mobile":
+        return issuer.handle_mobile("alice", body=MOBILE_BODY, content_type=JSON)
+    return issuer.handle("alice", body=BODY, content_type=JSON)
 
 
 @pytest.fixture(autouse=True)
@@ -134,11 +149,12 @@ def test_fault(
     stripe_says: Response,
     expected: tuple[int, str],
     attempts: int,
+    door: str,
 ) -> None:
     httpserver.expect_request("/v1/ephemeral_keys").respond_with_response(stripe_says)
     issuer, events = issuer_for(stripe_client)
 
-    response = issuer.handle("alice", body=BODY, content_type=JSON)
+    response = knock(issuer, door)
 
     idempotency_keys = {r.headers["Idempotency-Key"] for r, _ in httpserver.log}
     assert (expected, attempts, 1, [expected[1]]) == (
@@ -191,14 +207,14 @@ def test_fault_timeout(
     )
 
 
-def test_fault_dropped_connection(stripe_http: stripe.HTTPXClient) -> None:
+def test_fault_dropped_connection(stripe_http: stripe.HTTPXClient, door: str) -> None:
     with HangUpServer() as server:
         client = stripe.StripeClient(
             API_KEY, base_addresses={"api": server.url}, http_client=stripe_http
         )
         issuer, events = issuer_for(client)
 
-        response = issuer.handle("alice", body=BODY, content_type=JSON)
+        response = knock(issuer, door)
 
     assert ((503, "stripe_unavailable"), 3, 1, ["stripe_unavailable"]) == (
         outcome_of(response),
@@ -209,7 +225,7 @@ def test_fault_dropped_connection(stripe_http: stripe.HTTPXClient) -> None:
 
 
 def test_a_retry_that_succeeds_grants_once(
-    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient, door: str
 ) -> None:
     httpserver.expect_ordered_request("/v1/ephemeral_keys").respond_with_response(
         api_error(503)
@@ -222,7 +238,7 @@ def test_a_retry_that_succeeds_grants_once(
     )
     issuer, events = issuer_for(stripe_client)
 
-    response = issuer.handle("alice", body=BODY, content_type=JSON)
+    response = knock(issuer, door)
 
     idempotency_keys = {r.headers["Idempotency-Key"] for r, _ in httpserver.log}
     assert (200, 3, 1, ["granted"]) == (

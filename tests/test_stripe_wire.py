@@ -16,6 +16,7 @@ from issuing_elements.exceptions import InvalidRequestError, ServerMisconfigured
 from stripe_wire import (
     ACCOUNT,
     CARD,
+    CREATED,
     EXPIRES,
     KEY_ID,
     KEY_SECRET,
@@ -190,6 +191,7 @@ def test_issued_key_is_read_from_stripes_answer(
             card_id=CARD,
             nonce=NONCE,
             stripe_account=None,
+            created=CREATED,
         )
         == key
     )

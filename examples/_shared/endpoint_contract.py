@@ -250,3 +250,71 @@ class EndpointContract:
         assert "'unsafe-inline'" not in directives["script-src"]
         assert any(source.startswith("'sha256-") for source in directives["script-src"])
         assert ["'none'"] == directives["frame-ancestors"]
+
+
+class MobileContract:
+    """The mobile route (``handle_mobile``), as Stripe's mobile SDKs meet it."""
+
+    def test_the_app_gets_stripes_whole_key_object(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        answer = call(
+            "POST",
+            "/mobile/ephemeral-keys",
+            headers=bearer(ALICE),
+            json={"card_id": ALICE_CARD, "api_version": "2020-08-27"},
+        )
+
+        assert (200, "no-store") == (answer.status, answer.headers["Cache-Control"])
+        key = answer.json()
+        assert (stripe_stand_in.last_key_secret(), [ALICE_CARD]) == (
+            key["secret"],
+            [item["id"] for item in key["associated_objects"]],
+        )
+        sent = stripe_stand_in.sent()
+        assert ({"issuing_card": ALICE_CARD}, "2020-08-27") == (
+            sent.params,
+            sent.headers["stripe-version"],
+        )
+
+    def test_a_form_body_works_and_the_account_is_the_servers(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        answer = call(
+            "POST",
+            "/mobile/ephemeral-keys",
+            headers=bearer(CAROL),
+            data={"card_id": CAROL_CARD, "api_version": "2024-06-20"},
+        )
+
+        assert (200, CAROL_ACCOUNT) == (
+            answer.status,
+            stripe_stand_in.sent().headers["stripe-account"],
+        )
+
+    def test_other_users_card_and_a_bad_version_never_reach_stripe(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+
+        not_yours = call(
+            "POST",
+            "/mobile/ephemeral-keys",
+            headers=bearer(BOB),
+            json={"card_id": ALICE_CARD, "api_version": "2024-06-20"},
+        )
+        bad_version = call(
+            "POST",
+            "/mobile/ephemeral-keys",
+            headers=bearer(ALICE),
+            json={"card_id": ALICE_CARD, "api_version": "latest"},
+        )
+        nobody = call(
+            "POST",
+            "/mobile/ephemeral-keys",
+            json={"card_id": ALICE_CARD, "api_version": "2024-06-20"},
+        )
+
+        assert ([404, 400, 401], []) == (
+            [not_yours.status, bad_version.status, nobody.status],
+            stripe_stand_in.requests,
+        )

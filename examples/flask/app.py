@@ -4,7 +4,8 @@ Run it (offline, on the built-in FakeStripe, unless STRIPE_SECRET_KEY is set)::
 
     flask --app examples/flask/app.py run
 
-The glue is the routes below: read the request, find the user, call
+The glue is the routes below (the page, its config, its keys, the keys of a
+mobile app, and a platform admin's page): read the request, find the user, call
 the library, write its answer. The rest (the environment, the demo user
 store, the page) is in ``examples/_shared``, the same for every example.
 ``/admin`` and ``POST /account-sessions`` are the platform admin's card
@@ -47,6 +48,21 @@ def create_app(demo: Demo | None = None) -> Flask:
         answer = issuer.handle(
             user,
             body=body,
+            content_type=request.headers.get("Content-Type"),
+            headers=request.headers,
+            client_ip=request.remote_addr,
+        )
+        return to_flask(answer)
+
+    @app.post("/mobile/ephemeral-keys")
+    def mobile_ephemeral_keys() -> Response:
+        # Stripe's iOS, Android and React Native SDKs (push provisioning to
+        # Apple Pay and Google Pay): the same authorizer, a key without a nonce.
+        issuer = current().issuer
+        user = current().authenticate(request.headers.get("Authorization"))
+        answer = issuer.handle_mobile(
+            user,
+            body=request.stream.read(issuer.max_body_bytes + 1),
             content_type=request.headers.get("Content-Type"),
             headers=request.headers,
             client_ip=request.remote_addr,

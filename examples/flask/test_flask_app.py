@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from _shared.endpoint_contract import EndpointContract
+from _shared.endpoint_contract import EndpointContract, MobileContract
 from _shared.testing import (
     CAROL,
     CAROL_ACCOUNT,
@@ -64,8 +64,8 @@ def server_url(
         yield url
 
 
-class TestFlaskApp(EndpointContract):
-    """Every route of the contract, through Flask."""
+class TestFlaskApp(EndpointContract, MobileContract):
+    """Every route of the contract, the mobile one too, through Flask."""
 
 
 DANA = "dana-demo-token"  # the demo's platform admin of CAROL_ACCOUNT

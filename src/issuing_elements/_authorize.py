@@ -112,7 +112,7 @@ AccountSessionAuthorizer: TypeAlias = (
 )
 """``authorizer(user, request)``: may *user* open a session for the account?
 
-Only an :class:`AccountSessionGrant` allows; it names the account and the
+Only an `AccountSessionGrant` allows; it names the account and the
 components with their features.
 """
 
@@ -129,7 +129,7 @@ def _asked(request: AccountSessionRequest) -> str:
 
 
 def refuse_session_awaitable(result: object, request: AccountSessionRequest) -> None:
-    """Same as :func:`refuse_awaitable`, for the ``account_sessions=`` authorizer."""
+    """Same as `refuse_awaitable`, for the ``account_sessions=`` authorizer."""
     if inspect.isawaitable(result):
         if inspect.iscoroutine(result):
             result.close()  # it will never run; don't let it warn
@@ -147,7 +147,7 @@ def refuse_session_awaitable(result: object, request: AccountSessionRequest) -> 
 def session_authorizer_failed(
     error: Exception, request: AccountSessionRequest
 ) -> IssuingElementsError:
-    """Same as :func:`authorizer_failed`, for the ``account_sessions=`` authorizer."""
+    """Same as `authorizer_failed`, for the ``account_sessions=`` authorizer."""
     if isinstance(error, IssuingElementsError):
         return error
     logger.error(
@@ -162,7 +162,7 @@ def session_authorizer_failed(
 def decide_session(verdict: Any, request: AccountSessionRequest) -> AccountSessionGrant:
     """Turn the verdict into a grant for the account asked, or raise a denial.
 
-    Only an :class:`AccountSessionGrant` allows, and only for the account the
+    Only an `AccountSessionGrant` allows, and only for the account the
     page named (when it named one): a grant for another account is refused
     with the same answer as a denial.
     """

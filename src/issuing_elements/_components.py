@@ -3,9 +3,9 @@
 A platform's admin page (Connect embedded components, ``@stripe/connect-js``)
 needs an Account Session before it renders ``issuing-card`` or
 ``issuing-cards-list``. The server names the components and their features
-in an :class:`AccountSessionGrant`; the browser only ever names the account
-(:class:`AccountSessionRequest`), and gets back the session's secret
-(:class:`AccountSession`).
+in an `AccountSessionGrant`; the browser only ever names the account
+(`AccountSessionRequest`), and gets back the session's secret
+(`AccountSession`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class IssuingCardComponent(_Component):
 class IssuingCardsListComponent(_Component):
     """Connect's ``issuing-cards-list`` component (``issuing_cards_list``).
 
-    The features of :class:`IssuingCardComponent`, and
+    The features of `IssuingCardComponent`, and
     ``disable_stripe_user_authentication``, which Stripe allows only where
     the account's ``controller.requirement_collection`` is ``application``.
     """
@@ -94,7 +94,7 @@ class IssuingCardsListComponent(_Component):
 
 
 Component: TypeAlias = IssuingCardComponent | IssuingCardsListComponent
-"""A component an :class:`AccountSessionGrant` may open."""
+"""A component an `AccountSessionGrant` may open."""
 
 
 def _check_account(

@@ -70,6 +70,15 @@ def _check_card(owner: str, value: object) -> None:
         )
 
 
+def _web_nonce(owner: str, key: IssuedKey) -> str:
+    if key.nonce is None:
+        raise ConfigurationError(
+            f"{owner}.from_key() needs a key issued for a page (with a nonce); "
+            "a mobile key is for Stripe's mobile SDKs, not for Stripe.js."
+        )
+    return key.nonce
+
+
 def _check_nonce(owner: str, value: object) -> None:
     if not is_nonce(value):
         raise ConfigurationError(
@@ -112,7 +121,7 @@ class _CardDisplay:
         """Fill in the card, the nonce and the secret from an issued key."""
         return cls(
             issuing_card=key.card_id,
-            nonce=key.nonce,
+            nonce=_web_nonce(cls.__name__, key),
             ephemeral_key_secret=key.secret,
             style=style,
         )
@@ -240,7 +249,7 @@ class AddToWalletButton:
         """Fill in the card, the nonce and the secret from an issued key."""
         return cls(
             issuing_card=key.card_id,
-            nonce=key.nonce,
+            nonce=_web_nonce(cls.__name__, key),
             ephemeral_key_secret=key.secret,
             button_height=button_height,
         )

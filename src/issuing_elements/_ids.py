@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import TypeGuard
 
@@ -46,6 +47,10 @@ def api_version_problem(value: object) -> str | None:
             "must be a Stripe API version (YYYY-MM-DD or YYYY-MM-DD.name), "
             f"not {describe(value)}"
         )
+    try:
+        dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return f"{value!r} is not a real date"
     if match.group(0)[:10] < MINIMUM_API_VERSION:
         # A value of this shape is a date, never a secret: show it.
         return (

@@ -89,7 +89,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
             refused with 403 ``forbidden_origin``. ``None``: no check.
         account_sessions: Opt in to Account Sessions for Connect embedded
             components: ``account_sessions(user, request)`` returns an
-            :class:`AccountSessionGrant` (the connected account and the
+            `AccountSessionGrant` (the connected account and the
             components with their features) to allow; anything else, an
             exception included, denies. It may be a coroutine function when
             you use the async methods. Needs an ``api_version`` of
@@ -240,6 +240,74 @@ class EphemeralKeyIssuer(Generic[UserT]):
         """Same as :meth:`issue`, but async; the authorizer may be sync or async."""
         return await arun(keys.issue(self._settings, user, card_id, nonce))
 
+    def handle_mobile(
+        self,
+        user: UserT | None,
+        *,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str] | None = None,
+        client_ip: str | None = None,
+    ) -> HttpResponse:
+        """The mobile endpoint, sans I/O: a key for Stripe's iOS, Android or RN SDK.
+
+        The app's body (JSON or form) holds exactly ``card_id`` and
+        ``api_version``, the Stripe API version its SDK speaks (not before
+        2020-03-02); it sends no nonce. The same authorizer decides, and
+        sees ``request.nonce is None``. The 200 body is Stripe's whole key
+        object, as the SDKs read it. Never raises, like :meth:`handle`.
+        """
+        return run(
+            keys.handle_mobile(
+                self._settings,
+                user,
+                body=body,
+                content_type=content_type,
+                headers=headers,
+                client_ip=client_ip,
+            )
+        )
+
+    async def ahandle_mobile(
+        self,
+        user: UserT | None,
+        *,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str] | None = None,
+        client_ip: str | None = None,
+    ) -> HttpResponse:
+        """Same as :meth:`handle_mobile`, but async."""
+        return await arun(
+            keys.handle_mobile(
+                self._settings,
+                user,
+                body=body,
+                content_type=content_type,
+                headers=headers,
+                client_ip=client_ip,
+            )
+        )
+
+    def issue_mobile(
+        self, user: UserT | None, *, card_id: str, api_version: str
+    ) -> IssuedKey:
+        """Authorize *user* for *card_id* and get a key for a mobile SDK.
+
+        *api_version* is the version the app's SDK names. The key's
+        ``stripe_object()`` is the body the SDK wants.
+
+        Raises:
+            IssuingElementsError: A subclass per outcome; nothing is issued.
+        """
+        return run(keys.issue_mobile(self._settings, user, card_id, api_version))
+
+    async def aissue_mobile(
+        self, user: UserT | None, *, card_id: str, api_version: str
+    ) -> IssuedKey:
+        """Same as :meth:`issue_mobile`, but async."""
+        return await arun(keys.issue_mobile(self._settings, user, card_id, api_version))
+
     def revoke(self, key_id: str, *, stripe_account: str | None = None) -> None:
         """Invalidate the ephemeral key *key_id* at once.
 
@@ -293,7 +361,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
 
         The body is empty, ``{}`` or ``{"account": "acct_..."}`` (JSON or
         form); 200 answers ``{"clientSecret", "expiresAt"}``. Same contract
-        as :meth:`handle` otherwise: never raises.
+        as `handle` otherwise: never raises.
         """
         return run(
             account_sessions.handle(
@@ -315,7 +383,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         headers: Mapping[str, str] | None = None,
         client_ip: str | None = None,
     ) -> HttpResponse:
-        """Same as :meth:`handle_account_session`, but async."""
+        """Same as `handle_account_session`, but async."""
         return await arun(
             account_sessions.handle(
                 self._settings,
@@ -334,7 +402,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
 
         Raises:
             IssuingElementsError: A subclass per outcome
-                (:class:`~issuing_elements.exceptions.AccountNotFoundError`
+                (`AccountNotFoundError`
                 when denied); nothing is created.
         """
         return run(account_sessions.create(self._settings, user, account))
@@ -342,7 +410,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
     async def acreate_account_session(
         self, user: UserT | None, *, account: str | None = None
     ) -> AccountSession:
-        """Same as :meth:`create_account_session`, but async."""
+        """Same as `create_account_session`, but async."""
         return await arun(account_sessions.create(self._settings, user, account))
 
 

@@ -16,13 +16,27 @@ if TYPE_CHECKING:
 
 @attrs.frozen
 class KeyRequest:
-    """What the browser asks for, already checked for shape.
+    """What the browser or the app asks for, already checked for shape.
 
     The authorizer receives it and decides whether the user may see the card.
+
+    Attributes:
+        card_id: The Issuing card (``ic_...``).
+        nonce: The page's single-use nonce (``ephkn_...``); ``None`` for a
+            mobile app's request (push provisioning), which sends none. An
+            authorizer that looks only at ``card_id`` serves both.
     """
 
     card_id: str
-    nonce: str
+    nonce: str | None
+
+
+@attrs.frozen
+class MobileKeyRequest:
+    """A mobile SDK's request: the card, and the Stripe API version it speaks."""
+
+    key: KeyRequest
+    api_version: str
 
 
 def _check_account(_instance: object, _attribute: object, value: str | None) -> None:
@@ -50,10 +64,16 @@ class Grant:
 
 @attrs.frozen
 class IssuedKey:
-    """An ephemeral key that Stripe issued for one card and one nonce.
+    """An ephemeral key that Stripe issued for one card.
 
     ``secret`` is the only thing the browser needs. It never appears in
     ``repr()`` or ``str()``.
+
+    Attributes:
+        nonce: The nonce it was traded for; ``None`` for a mobile key.
+        created: When Stripe created it (epoch seconds), when Stripe said.
+        api_version: The ``Stripe-Version`` it was issued under, for a
+            mobile key (the SDK's); ``None`` for a web key (the issuer's).
     """
 
     id: str
@@ -61,8 +81,26 @@ class IssuedKey:
     expires: int
     livemode: bool
     card_id: str
-    nonce: str
+    nonce: str | None
     stripe_account: str | None = None
+    created: int | None = None
+    api_version: str | None = None
+
+    def stripe_object(self) -> dict[str, object]:
+        """Stripe's ephemeral key object, as Stripe's mobile SDKs read it.
+
+        ``{id, object, associated_objects, created, expires, livemode,
+        secret}``: the body a mobile app's key provider hands its SDK.
+        """
+        return {
+            "id": self.id,
+            "object": "ephemeral_key",
+            "associated_objects": [{"id": self.card_id, "type": "issuing.card"}],
+            "created": self.created,
+            "expires": self.expires,
+            "livemode": self.livemode,
+            "secret": self.secret,
+        }
 
 
 def _freeze_headers(headers: Mapping[str, str]) -> Mapping[str, str]:

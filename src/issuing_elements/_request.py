@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl
 import attrs
 
 from ._components import AccountSessionRequest
-from ._ids import is_account_id, is_card_id, is_nonce
-from ._records import KeyRequest
+from ._ids import api_version_problem, is_account_id, is_card_id, is_nonce
+from ._records import KeyRequest, MobileKeyRequest
 from ._redact import redact
 from .exceptions import (
     BodyTooLargeError,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("issuing_elements")
 
 FIELDS = ("card_id", "nonce")
+MOBILE_FIELDS = ("card_id", "api_version")
 # Connect.js's fetchEphemeralKey is handed {issuingCard, nonce}: the page may
 # post that argument unchanged.
 _ALIASES = {"issuingCard": "card_id"}
@@ -160,22 +161,53 @@ def check_ids(card_id: object, nonce: object) -> KeyRequest:
 def parse_key_request(
     body: bytes, content_type: str | None, *, max_body_bytes: int
 ) -> KeyRequest:
-    """Parse and check the endpoint's request body."""
-    pairs = _body_pairs(body, content_type, max_body_bytes)
-    names = {name for name, _ in pairs}
-    if {"card_id", "issuingCard"} <= names:
+    """Parse and check the web endpoint's body: exactly ``card_id`` and ``nonce``."""
+    pairs = body_pairs(body, content_type, max_body_bytes=max_body_bytes)
+    if {"card_id", "issuingCard"} <= {name for name, _ in pairs}:
         raise InvalidRequestError(
             "Send card_id or issuingCard (its Connect.js name), not both.",
             field="issuingCard",
         )
-    fields = _exact_fields([(_ALIASES.get(name, name), value) for name, value in pairs])
+    aliased = [(_ALIASES.get(name, name), value) for name, value in pairs]
+    fields = _exact_fields(aliased, FIELDS)
     return check_ids(fields["card_id"], fields["nonce"])
 
 
-def _body_pairs(
-    body: bytes, content_type: str | None, max_body_bytes: int
+def parse_mobile_request(
+    body: bytes, content_type: str | None, *, max_body_bytes: int
+) -> MobileKeyRequest:
+    """Parse and check the mobile endpoint's body: ``card_id`` and ``api_version``.
+
+    A mobile SDK sends no nonce: a ``nonce`` is an unknown field here.
+    """
+    pairs = body_pairs(body, content_type, max_body_bytes=max_body_bytes)
+    fields = _exact_fields(pairs, MOBILE_FIELDS)
+    return check_mobile(fields["card_id"], fields["api_version"])
+
+
+def check_mobile(card_id: object, api_version: object) -> MobileKeyRequest:
+    """Check a mobile request's two fields; the first error names its field."""
+    if not is_card_id(card_id):
+        raise InvalidRequestError(
+            "card_id must be an Issuing card id (ic_...).", field="card_id"
+        )
+    problem = api_version_problem(api_version)
+    if problem is not None:
+        raise InvalidRequestError(
+            f"api_version {problem}: send the Stripe API version your mobile "
+            "SDK names.",
+            field="api_version",
+        )
+    return MobileKeyRequest(
+        KeyRequest(card_id=card_id, nonce=None),
+        api_version,  # type: ignore[arg-type]  # a str: checked above
+    )
+
+
+def body_pairs(
+    body: bytes, content_type: str | None, *, max_body_bytes: int
 ) -> list[tuple[str, object]]:
-    """The body's fields, in order, duplicates kept: JSON or form, UTF-8."""
+    """The body's fields as name/value pairs, duplicates kept: JSON or a form."""
     if len(body) > max_body_bytes:
         raise BodyTooLargeError(
             f"The body has {len(body)} bytes; the limit is {max_body_bytes}."
@@ -256,16 +288,19 @@ def _list_names(names: list[str]) -> str:
     return f"{listed} and {rest} more" if rest > 0 else listed
 
 
-def _exact_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
+def _exact_fields(
+    pairs: list[tuple[str, object]], expected: tuple[str, ...]
+) -> dict[str, object]:
     names = [name for name, _ in pairs]
-    unknown = [name for name in dict.fromkeys(names) if name not in FIELDS]
+    unknown = [name for name in dict.fromkeys(names) if name not in expected]
     if unknown:
         raise InvalidRequestError(
-            f"Unknown field(s): {_list_names(unknown)}. Send only card_id and "
-            "nonce; the server chooses the Stripe account and API version.",
+            f"Unknown field(s): {_list_names(unknown)}. Send only "
+            f"{' and '.join(expected)}; the server chooses the Stripe account"
+            + (" and API version." if "api_version" not in expected else "."),
             field=redact(unknown[0])[:_NAME_ECHO_LIMIT],
         )
-    for name in FIELDS:
+    for name in expected:
         count = names.count(name)
         if count == 0:
             raise InvalidRequestError(f"Missing field {name!r}.", field=name)
@@ -284,7 +319,7 @@ def parse_session_request(
     """
     if not body:
         return AccountSessionRequest()
-    pairs = _body_pairs(body, content_type, max_body_bytes)
+    pairs = body_pairs(body, content_type, max_body_bytes=max_body_bytes)
     names = [name for name, _ in pairs]
     unknown = [name for name in dict.fromkeys(names) if name != "account"]
     if unknown:

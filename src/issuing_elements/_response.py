@@ -86,6 +86,11 @@ def key_response(
     return _json(200, {**base, **extras})
 
 
+def mobile_key_response(key: IssuedKey) -> HttpResponse:
+    """200 for a mobile app: Stripe's whole key object, as its SDK reads it."""
+    return _json(200, key.stripe_object())
+
+
 def error_response(error: IssuingElementsError) -> HttpResponse:
     """The error object, with ``Retry-After`` where the browser may retry."""
     retry_after = getattr(error, "retry_after", None)

@@ -114,27 +114,36 @@ def request_options(
 
 
 def create_params(request: KeyRequest) -> EphemeralKeyCreateParams:
+    if request.nonce is None:  # a mobile SDK's key: Stripe needs no nonce
+        return {"issuing_card": request.card_id}
     return {"issuing_card": request.card_id, "nonce": request.nonce}
 
 
-def issued_key(response: Any, request: KeyRequest, grant: Grant) -> IssuedKey:
+def issued_key(
+    response: Any, request: KeyRequest, grant: Grant, api_version: str | None = None
+) -> IssuedKey:
     """Read Stripe's ``ephemeral_key`` object; refuse one that is not whole.
 
     The key must be for the card that was asked for: Stripe's answer names
-    it in ``associated_objects``.
+    it in ``associated_objects``. A mobile key (no nonce) goes to the app
+    as Stripe's whole object, so its ``object`` and ``created`` must be
+    right too.
     """
     key_id = _field(response, "id")
     secret = _field(response, "secret")
     expires = _field(response, "expires")
     livemode = _field(response, "livemode")
+    created = _field(response, "created")
+    mobile = request.nonce is None
     problem = None
     if not (
         is_key_id(key_id)
         and isinstance(secret, str)
         and secret.startswith("ek_")
-        and isinstance(expires, int)
-        and not isinstance(expires, bool)
+        and _is_int(expires)
         and isinstance(livemode, bool)
+        and (_is_int(created) or (created is None and not mobile))
+        and (_field(response, "object") == "ephemeral_key" or not mobile)
     ):
         problem = "an object this library does not recognize"
     elif _associated_cards(response) != [request.card_id]:
@@ -160,7 +169,13 @@ def issued_key(response: Any, request: KeyRequest, grant: Grant) -> IssuedKey:
         card_id=request.card_id,
         nonce=request.nonce,
         stripe_account=grant.stripe_account,
+        created=created,  # type: ignore[arg-type]  # checked above
+        api_version=api_version,
     )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def key_id_of(response: object) -> str | None:

@@ -42,6 +42,15 @@ async def valid_usage(client: redis.Redis, async_client: redis.asyncio.Redis) ->
     assert_type(ledgers[1].keys_for_user("alice"), list[LiveKey])
     assert_type(await ledgers[2].akeys_for_card("ic_1"), list[LiveKey])
     await ledgers[2].aforget(key)
+    assert_type(ledgers[0].mark_revoked(user_id="alice"), float)
+    assert_type(await ledgers[2].amark_revoked(card_id="ic_1"), float)
+    assert_type(
+        ledgers[1].revoked_since(user_id="alice", card_id="ic_1", since=0.0), bool
+    )
+    assert_type(
+        await ledgers[2].arevoked_since(user_id="alice", card_id="ic_1", since=1), bool
+    )
+    RedisKeyLedger(client, clock=lambda: 1_800_000_000.0)
 
 
 def invalid_usage(client: redis.Redis) -> None:
@@ -50,4 +59,6 @@ def invalid_usage(client: redis.Redis) -> None:
     MemoryRateLimiter(RateLimit(1, 1))  # type: ignore[call-arg]
     RedisRateLimiter(client, per_user=10)  # type: ignore[arg-type]
     RedisKeyLedger("redis://localhost")  # type: ignore[arg-type]
+    MemoryKeyLedger().mark_revoked("alice")  # type: ignore[call-arg]
+    MemoryKeyLedger().revoked_since(user_id="alice", since=0.0)  # type: ignore[call-arg]
     LiveKey("ephkey_1", "ic_1", "alice", None, "soon")  # type: ignore[arg-type]

@@ -89,7 +89,9 @@ def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
         try:
             context = request_context(headers, client_ip)
         except ServerMisconfiguredError as unreadable:
-            audit_quietly(settings, Trail().event(ACTION, unreadable, str(unreadable)))
+            yield from audit_quietly(
+                settings, Trail().event(ACTION, unreadable, str(unreadable))
+            )
             raise
 
         def read() -> AccountSessionRequest:
@@ -154,14 +156,14 @@ def _exchange(
         trail.stripe_account = grant.account
         session = yield from _create(settings, grant)
         result = finish(session)
-        audit(
+        yield from audit(
             settings,
             trail.event(ACTION, "granted", "Stripe created an Account Session."),
         )
     except Exception as error:  # noqa: BLE001 - fail closed on anything
         failure = as_outcome(error)
         try:
-            audit(settings, trail.event(ACTION, failure, str(failure)))
+            yield from audit(settings, trail.event(ACTION, failure, str(failure)))
         except ServerMisconfiguredError as unrecorded:
             failure = unrecorded
         raise failure from None

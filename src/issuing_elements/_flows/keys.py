@@ -1,4 +1,9 @@
-"""Keys for the web: the endpoint (``handle``) and ``issue``, one exchange.
+"""Keys for pages and apps: the endpoints and ``issue``, one exchange.
+
+The web endpoint (``handle``) trades a page's nonce for a key and answers
+what Stripe.js needs; the mobile endpoint (``handle_mobile``) asks for a
+key without a nonce, under the Stripe API version the app's SDK speaks,
+and answers Stripe's whole key object, as the SDKs read it.
 
 Request in, decide, Stripe, response out: the origin and the user are
 admitted, the body read, the request counted against the rate limits and
@@ -18,14 +23,21 @@ import stripe
 from issuing_elements._audit import Trail
 from issuing_elements._driver import wait
 from issuing_elements._page import page_fields
+from issuing_elements._records import MobileKeyRequest
 from issuing_elements._redact import check_console_logging
 from issuing_elements._request import (
     NO_CONTEXT,
     check_ids,
+    check_mobile,
     parse_key_request,
+    parse_mobile_request,
     request_context,
 )
-from issuing_elements._response import error_response, key_response
+from issuing_elements._response import (
+    error_response,
+    key_response,
+    mobile_key_response,
+)
 from issuing_elements._stripe_api import (
     CREATE,
     create_params,
@@ -56,6 +68,7 @@ from .steps import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from issuing_elements._audit import Action
     from issuing_elements._authorize import UserT
     from issuing_elements._driver import Flow
     from issuing_elements._ledger import LiveKey
@@ -75,34 +88,63 @@ def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
     headers: Mapping[str, str] | None,
     client_ip: str | None,
 ) -> Flow[HttpResponse]:
-    """The endpoint: every outcome is a response, never an exception."""
-    try:
-        try:
-            context = request_context(headers, client_ip)
-        except ServerMisconfiguredError as unreadable:
-            audit_quietly(settings, Trail().event("issue", unreadable, str(unreadable)))
-            raise
+    """The web endpoint: every outcome is a response, never an exception."""
 
-        def read() -> KeyRequest:
-            return parse_key_request(
-                body, content_type, max_body_bytes=settings.max_body_bytes
-            )
+    def read() -> KeyRequest:
+        return parse_key_request(
+            body, content_type, max_body_bytes=settings.max_body_bytes
+        )
 
-        def respond(key: IssuedKey) -> HttpResponse:
-            fields = page_fields(
-                user,
-                key,
-                elements=settings.elements,
-                refresh_margin=settings.refresh_margin,
-                now=time.time(),
-            )
-            return key_response(key, fields)
+    def respond(key: IssuedKey) -> HttpResponse:
+        fields = page_fields(
+            user,
+            key,
+            elements=settings.elements,
+            refresh_margin=settings.refresh_margin,
+            now=time.time(),
+        )
+        return key_response(key, fields)
 
-        return (yield from _exchange(settings, user, context, read, respond))
-    except IssuingElementsError as error:
-        return error_response(error)
-    except Exception as error:  # noqa: BLE001 - every outcome is a response
-        return error_response(unexpected(error))
+    return (
+        yield from _endpoint(
+            settings,
+            user,
+            headers=headers,
+            client_ip=client_ip,
+            action="issue",
+            read=read,
+            respond=respond,
+        )
+    )
+
+
+def handle_mobile(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
+    settings: Settings[UserT],
+    user: UserT | None,
+    *,
+    body: bytes,
+    content_type: str | None,
+    headers: Mapping[str, str] | None,
+    client_ip: str | None,
+) -> Flow[HttpResponse]:
+    """The mobile endpoint: every outcome is a response, never an exception."""
+
+    def read() -> MobileKeyRequest:
+        return parse_mobile_request(
+            body, content_type, max_body_bytes=settings.max_body_bytes
+        )
+
+    return (
+        yield from _endpoint(
+            settings,
+            user,
+            headers=headers,
+            client_ip=client_ip,
+            action="issue_mobile",
+            read=read,
+            respond=mobile_key_response,
+        )
+    )
 
 
 def issue(
@@ -111,16 +153,69 @@ def issue(
     """The key itself, for applications that answer the browser themselves."""
     return (
         yield from _exchange(
-            settings, user, NO_CONTEXT, lambda: check_ids(card_id, nonce), _same
+            settings,
+            user,
+            NO_CONTEXT,
+            action="issue",
+            read=lambda: check_ids(card_id, nonce),
+            finish=_same,
         )
     )
 
 
-def _exchange(
+def issue_mobile(
+    settings: Settings[UserT], user: UserT | None, card_id: str, api_version: str
+) -> Flow[IssuedKey]:
+    """A mobile key itself, for applications that answer the app themselves."""
+    return (
+        yield from _exchange(
+            settings,
+            user,
+            NO_CONTEXT,
+            action="issue_mobile",
+            read=lambda: check_mobile(card_id, api_version),
+            finish=_same,
+        )
+    )
+
+
+def _endpoint(  # noqa: PLR0913 - one endpoint: its inputs, its action, its two ends
+    settings: Settings[UserT],
+    user: UserT | None,
+    *,
+    headers: Mapping[str, str] | None,
+    client_ip: str | None,
+    action: Action,
+    read: Callable[[], KeyRequest | MobileKeyRequest],
+    respond: Callable[[IssuedKey], HttpResponse],
+) -> Flow[HttpResponse]:
+    """An exchange as an endpoint: headers read once, every outcome answered."""
+    try:
+        try:
+            context = request_context(headers, client_ip)
+        except ServerMisconfiguredError as unreadable:
+            yield from audit_quietly(
+                settings, Trail().event(action, unreadable, str(unreadable))
+            )
+            raise
+        return (
+            yield from _exchange(
+                settings, user, context, action=action, read=read, finish=respond
+            )
+        )
+    except IssuingElementsError as error:
+        return error_response(error)
+    except Exception as error:  # noqa: BLE001 - every outcome is a response
+        return error_response(unexpected(error))
+
+
+def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
     settings: Settings[UserT],
     user: UserT | None,
     context: RequestContext,
-    read: Callable[[], KeyRequest],
+    *,
+    action: Action,
+    read: Callable[[], KeyRequest | MobileKeyRequest],
     finish: Callable[[IssuedKey], R],
 ) -> Flow[R]:
     """Request in, decide, Stripe, response out; audited, fail closed.
@@ -138,39 +233,63 @@ def _exchange(
     try:
         admitted = admit(settings, context, user)
         trail.user_id = user_id = user_id_of(settings, admitted)
-        request = read()
+        asked = read()
+        request, api_version = (
+            (asked.key, asked.api_version)
+            if isinstance(asked, MobileKeyRequest)
+            else (asked, None)
+        )
         trail.card_id = request.card_id
         yield from count(settings, user_id, request.card_id)
         grant = yield from authorize(settings, admitted, request)
         trail.stripe_account = grant.stripe_account
-        key = yield from _create(settings, request, grant, trail)
+        key = yield from _create(settings, request, grant, trail, api_version)
         trail.key_id = key.id
         yield from _remember(settings, user_id, key)
         result = finish(key)
-        audit(settings, trail.event("issue", "granted", "Stripe issued a key."))
+        yield from audit(
+            settings, trail.event(action, "granted", "Stripe issued a key.")
+        )
     except Exception as error:  # noqa: BLE001 - fail closed on anything
         failure = as_outcome(error)
         if key is not None:
             yield from revoke_orphan(settings, key.id, key.stripe_account, trail)
         try:
-            audit(settings, trail.event("issue", failure, str(failure)))
+            yield from audit(settings, trail.event(action, failure, str(failure)))
         except ServerMisconfiguredError as unrecorded:
             # A refusal the trail cannot record fails closed too (500).
             failure = unrecorded
         raise failure from None
+    except GeneratorExit:
+        raise  # closed unfinished by its driver: nothing may be yielded now
+    except BaseException:
+        # Cancelled or interrupted (CancelledError, KeyboardInterrupt,
+        # SystemExit) once Stripe issued a key: revoke it, then go on leaving.
+        if key is not None:
+            yield from revoke_orphan(settings, key.id, key.stripe_account, trail)
+        raise
     return result
 
 
 def _create(
-    settings: Settings[UserT], request: KeyRequest, grant: Grant, trail: Trail
+    settings: Settings[UserT],
+    request: KeyRequest,
+    grant: Grant,
+    trail: Trail,
+    api_version: str | None,
 ) -> Flow[IssuedKey]:
-    """``POST /v1/ephemeral_keys`` within the deadline; the answer checked."""
+    """``POST /v1/ephemeral_keys`` within the deadline; the answer checked.
+
+    *api_version* is a mobile SDK's; a page's key is made under the issuer's.
+    """
     check_console_logging()
     client = settings.client
     keys = client.v1.ephemeral_keys
     params = create_params(request)
     account = grant.stripe_account
-    options = stripe_options(settings, account, idempotent=True)
+    options = stripe_options(
+        settings, account, idempotent=True, api_version=api_version
+    )
 
     def synchronous() -> object:
         return call_within(
@@ -192,7 +311,7 @@ def _create(
     except stripe.StripeError as error:
         raise translate(error, action=CREATE) from None
     try:
-        return issued_key(response, request, grant)
+        return issued_key(response, request, grant, api_version)
     except IssuingElementsError:
         # Stripe made a key, just not one this library can hand out.
         key_id = key_id_of(response)

@@ -46,9 +46,11 @@ def revoke(
         yield from delete(settings, key_id, stripe_account)
     except Exception as error:  # noqa: BLE001 - every failure is audited
         failure = as_outcome(error)
-        audit_quietly(settings, trail.event("revoke", failure, str(failure)))
+        yield from audit_quietly(settings, trail.event("revoke", failure, str(failure)))
         raise failure from None
-    audit_quietly(settings, trail.event("revoke", "revoked", "Revoked on request."))
+    yield from audit_quietly(
+        settings, trail.event("revoke", "revoked", "Revoked on request.")
+    )
 
 
 def revoke_all(
@@ -102,7 +104,7 @@ def _revoke_entry(
     except InvalidRequestError as gone:
         # Stripe has no such key any more: revoked or expired already.
         yield from wait(lambda: ledger.forget(entry), lambda: ledger.aforget(entry))
-        audit_quietly(settings, trail.event("revoke", gone, f"{why} {gone}"))
+        yield from audit_quietly(settings, trail.event("revoke", gone, f"{why} {gone}"))
         return 0
     except IssuingElementsError as failure:
         logger.error(  # noqa: TRY400 - the outcome says it all; no traceback
@@ -111,10 +113,12 @@ def _revoke_entry(
             entry.card_id,
             failure,
         )
-        audit_quietly(settings, trail.event("revoke", failure, f"{why} {failure}"))
+        yield from audit_quietly(
+            settings, trail.event("revoke", failure, f"{why} {failure}")
+        )
         return 0
     yield from wait(lambda: ledger.forget(entry), lambda: ledger.aforget(entry))
-    audit_quietly(settings, trail.event("revoke", "revoked", why))
+    yield from audit_quietly(settings, trail.event("revoke", "revoked", why))
     return 1
 
 
@@ -149,7 +153,7 @@ def revoke_orphan(
     """Revoke a key that was issued but not handed out; audit it if revoked."""
     trail.key_id = key_id
     if (yield from _delete_quietly(settings, key_id, stripe_account)):
-        audit_quietly(
+        yield from audit_quietly(
             settings, trail.event("revoke", "revoked", "Issued but not handed out.")
         )
 

@@ -7,11 +7,13 @@ the flow answers with), or, where it waits, is a flow itself
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import math
 from typing import TYPE_CHECKING, TypeVar
 
+from issuing_elements._audit import log_audit_event
 from issuing_elements._authorize import authorizer_failed, decide, refuse_awaitable
 from issuing_elements._driver import wait
 from issuing_elements._origin import check_origin
@@ -140,10 +142,10 @@ def consult(
     return verdict
 
 
-def audit(settings: Settings[UserT], event: AuditEvent) -> None:
+def audit(settings: Settings[UserT], event: AuditEvent) -> Flow[None]:
     """Hand *event* to the sink; a sink that fails makes the decision fail (500)."""
     try:
-        settings.audit(event)
+        yield from _to_sink(settings, event)
     except Exception as error:
         logger.exception(
             "The audit sink raised %s; failing closed.", type(error).__name__
@@ -151,10 +153,10 @@ def audit(settings: Settings[UserT], event: AuditEvent) -> None:
         raise ServerMisconfiguredError("The audit sink failed.") from None
 
 
-def audit_quietly(settings: Settings[UserT], event: AuditEvent) -> None:
+def audit_quietly(settings: Settings[UserT], event: AuditEvent) -> Flow[None]:
     """Hand *event* to the sink where nothing is left to refuse; log a failure."""
     try:
-        settings.audit(event)
+        yield from _to_sink(settings, event)
     except Exception as error:
         logger.exception(
             "The audit sink raised %s on a %s %s event; it is lost.",
@@ -164,12 +166,50 @@ def audit_quietly(settings: Settings[UserT], event: AuditEvent) -> None:
         )
 
 
+def _to_sink(settings: Settings[UserT], event: AuditEvent) -> Flow[None]:
+    """The sink's call: on the event loop only for the default sink.
+
+    An application's sink may block (a database, a queue); under the async
+    methods it runs on a worker thread, so that one slow write holds up its
+    own request and no other. An ``async def`` sink is awaited; the sync
+    methods refuse one (it would never run).
+    """
+    # Typed as what an application may really pass: an async def too.
+    sink: Callable[[AuditEvent], object] = settings.audit
+
+    def synchronous() -> None:
+        written = sink(event)
+        if inspect.isawaitable(written):
+            if inspect.iscoroutine(written):
+                written.close()  # it will never run; don't let it warn
+            raise ConfigurationError(
+                "The audit sink is async; the sync methods cannot await it."
+            )
+
+    async def asynchronous() -> None:
+        if sink is log_audit_event:
+            sink(event)  # a log line: no reason to leave the loop
+            return
+        written = await asyncio.to_thread(sink, event)
+        if inspect.isawaitable(written):
+            await written
+
+    yield from wait(synchronous, asynchronous)
+
+
 def stripe_options(
-    settings: Settings[UserT], stripe_account: str | None, *, idempotent: bool
+    settings: Settings[UserT],
+    stripe_account: str | None,
+    *,
+    idempotent: bool,
+    api_version: str | None = None,
 ) -> stripe.RequestOptions:
-    """The request options of one Stripe call: version, account, retries."""
+    """The request options of one Stripe call: version, account, retries.
+
+    The version is the issuer's unless *api_version* (a mobile SDK's) is given.
+    """
     return request_options(
-        settings.api_version,
+        api_version or settings.api_version,
         stripe_account,
         settings.max_network_retries,
         idempotent=idempotent,
