@@ -7,7 +7,7 @@
 * ``_no_secret_escapes``: every test runs with every logger at DEBUG
   (stripe-python's own ``stripe`` logger included), and afterwards no log
   record, no library error and no repr of a library value may hold a Stripe
-  secret.
+  secret, an Account Session's client secret included.
 """
 
 from __future__ import annotations
@@ -32,9 +32,14 @@ REQUIRE_SYSTEM = os.environ.get("ISSUING_ELEMENTS_REQUIRE_SYSTEM") == "1"
 # followed by key material does: that is the rest of a secret the mask cut
 # short (``ek_test_[REDACTED]_00ApvOMxYd``). Written apart from the library's
 # pattern on purpose: the check must not share its bugs.
+#
+# An Account Session's client secret has no prefix: ``_`` and a long run of
+# letters and digits (Stripe's example has 47; FakeStripe mints that shape).
+# It is looked for by that shape, standing alone.
 SECRET = re.compile(
     r"(?:sk|rk|ek)_(?:test|live)_[A-Za-z0-9_+/-]{4,}"
     r"|\[REDACTED\][A-Za-z0-9_+/-]+"
+    r"|(?<![A-Za-z0-9_])_[A-Za-z0-9]{40,}(?![A-Za-z0-9_])"
 )
 
 
@@ -81,6 +86,7 @@ def find_secrets() -> Callable[[list[str]], list[str]]:
 
 
 _WATCHED = (
+    issuing_elements.AccountSession,
     issuing_elements.IssuedKey,
     issuing_elements.HttpResponse,
     issuing_elements.Grant,

@@ -50,6 +50,7 @@ def test_every_error_has_a_distinct_code_or_is_a_refinement() -> None:
         (401, "unauthenticated"),
         (403, "forbidden_origin"),
         (404, "card_not_found"),
+        (404, "account_not_found"),
         (413, "body_too_large"),
         (415, "unsupported_media_type"),
         (429, "rate_limited"),

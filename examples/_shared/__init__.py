@@ -23,9 +23,10 @@ Environment:
     Unset: no origin check.
 ``ISSUING_ELEMENTS_DEMO_USERS``
     A JSON file ``{"tokens": {token: user}, "cards": {user: {card:
-    null | "acct_..."}}}``: who signs in with which bearer token, and which
-    cards each user may see, under which connected account. Default:
-    ``demo_users.json`` beside this file.
+    null | "acct_..."}}, "admins": {user: ["acct_..."]}}``: who signs in with
+    which bearer token, which cards each user may see, under which connected
+    account, and which connected accounts each platform admin administers
+    (``admins`` is optional). Default: ``demo_users.json`` beside this file.
 
 What a real app replaces: the token table with its sessions or its identity
 provider, the card table with its own database (the authorizer looks the card
@@ -52,6 +53,8 @@ import attrs
 import stripe
 
 from issuing_elements import (
+    AccountSessionGrant,
+    AccountSessionRequest,
     CardCvcDisplay,
     CardExpiryDisplay,
     CardNumberDisplay,
@@ -60,6 +63,8 @@ from issuing_elements import (
     Grant,
     HttpResponse,
     IssuedKey,
+    IssuingCardComponent,
+    IssuingCardsListComponent,
     KeyRequest,
     Style,
     client_config,
@@ -84,6 +89,14 @@ __all__ = [
 HERE: Final = Path(__file__).resolve().parent
 DEMO_USERS_FILE: Final = HERE / "demo_users.json"
 PAGE_FILE: Final = HERE / "page.html"
+ADMIN_PAGE_FILE: Final = HERE / "admin.html"
+
+#: What an admin's Account Session opens: the card dashboards, with the
+#: features the platform chooses (the page never names any).
+ADMIN_COMPONENTS: Final = (
+    IssuingCardComponent(card_management=True, spend_control_management=True),
+    IssuingCardsListComponent(card_management=True, spend_control_management=True),
+)
 
 #: What the endpoint accepts; adapters read at most one byte more, so that a
 #: huge body is refused (413) without being read.
@@ -153,6 +166,7 @@ class DemoUsers:
 
     tokens: Mapping[str, str]
     cards: Mapping[str, Mapping[str, str | None]]
+    admins: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> DemoUsers:
@@ -164,6 +178,7 @@ class DemoUsers:
             ) from None
         tokens = document.get("tokens") if isinstance(document, dict) else None
         cards = document.get("cards") if isinstance(document, dict) else None
+        admins = document.get("admins", {}) if isinstance(document, dict) else None
         if not (
             isinstance(tokens, dict)
             and all(
@@ -178,12 +193,23 @@ class DemoUsers:
                 )
                 for owned in cards.values()
             )
+            and isinstance(admins, dict)
+            and all(
+                isinstance(accounts, list)
+                and all(isinstance(account, str) for account in accounts)
+                for accounts in admins.values()
+            )
         ):
             raise DemoConfigurationError(
                 f"{path} must hold {{'tokens': {{token: user}}, 'cards': "
-                "{user: {card_id: null or 'acct_...'}}}"
+                "{user: {card_id: null or 'acct_...'}}, 'admins' (optional): "
+                "{user: ['acct_...']}}"
             )
-        return cls(tokens=tokens, cards=cards)
+        return cls(
+            tokens=tokens,
+            cards=cards,
+            admins={user: tuple(accounts) for user, accounts in admins.items()},
+        )
 
     def authenticate(self, authorization: str | None) -> str | None:
         """The user an ``Authorization: Bearer <token>`` header names, or ``None``."""
@@ -199,13 +225,46 @@ class DemoUsers:
         return found
 
     def authorize(self, user: str, request: KeyRequest) -> Grant | None:
-        """The authorizer: a grant, with the card's account, for its owner only."""
-        if not self.owns(user, request.card_id):
+        """The authorizer: a grant, with the card's account, for its owner only.
+
+        An admin of a connected account may see every card of that account:
+        Stripe's Connect components draw the boundary at the account.
+        """
+        visible = self.visible_cards(user)
+        if request.card_id not in visible:
             return None
-        return Grant(stripe_account=self.cards[user][request.card_id])
+        return Grant(stripe_account=visible[request.card_id])
+
+    def authorize_admin(
+        self, user: str, request: AccountSessionRequest
+    ) -> AccountSessionGrant | None:
+        """The ``account_sessions=`` authorizer: an admin of the account only.
+
+        A page that names no account gets the admin's only account; an admin
+        of several must name one.
+        """
+        accounts = self.admins.get(user, ())
+        account = request.account
+        if account is None and len(accounts) == 1:
+            (account,) = accounts
+        if account is None or account not in accounts:
+            return None
+        return AccountSessionGrant(account=account, components=ADMIN_COMPONENTS)
 
     def owns(self, user: str, card_id: str) -> bool:
-        return card_id in self.cards.get(user, {})
+        return card_id in self.visible_cards(user)
+
+    def visible_cards(self, user: str) -> dict[str, str | None]:
+        """The user's own cards, and every card of the accounts they administer."""
+        administered = set(self.admins.get(user, ()))
+        return {
+            **{
+                card: account
+                for card, account in self.all_cards().items()
+                if account is not None and account in administered
+            },
+            **self.cards.get(user, {}),
+        }
 
     def all_cards(self) -> dict[str, str | None]:
         return {
@@ -234,6 +293,7 @@ class Demo:
         self.issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
             stripe_client,
             users.authorize,
+            account_sessions=users.authorize_admin,
             max_body_bytes=MAX_BODY_BYTES,
             refresh_margin=REFRESH_MARGIN,
             elements=page_elements,
@@ -353,7 +413,7 @@ class Demo:
                 return json_error(401, "unauthenticated", "Sign in first.")
             if not self.users.owns(user, card_id):
                 return json_error(404, "card_not_found", "No such card.")
-            account = self.users.cards[user][card_id]
+            account = self.users.visible_cards(user)[card_id]
         config = client_config(
             self._publishable_key,
             stripe_account=account,
@@ -368,7 +428,8 @@ class Demo:
                 {
                     "user": user_id,
                     "token": token,
-                    "cards": list(self.users.cards.get(user_id, {})),
+                    "cards": list(self.users.visible_cards(user_id)),
+                    "admin_of": list(self.users.admins.get(user_id, ())),
                 }
                 for token, user_id in self.users.tokens.items()
             ],
@@ -378,22 +439,46 @@ class Demo:
             status=200, headers=_JSON_HEADERS, body=json.dumps(config).encode()
         )
 
-    def page(self) -> HttpResponse:
+    def page(
+        self,
+        file: Path = PAGE_FILE,
+        *,
+        more_sources: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> HttpResponse:
         """``GET /``: the demo page, static HTML and JavaScript, under a strict CSP.
 
         The policy is the library's :func:`content_security_policy`, with the
         hashes of the page's own inline script and style, and the offline
         stand-in's address when the page talks to it.
         """
-        body = PAGE_FILE.read_bytes()
+        body = file.read_bytes()
         page = body.decode()
         policy = content_security_policy(frame_ancestors=("'none'",))
         policy["script-src"] += _inline_hashes(page, "script")
         policy["style-src"] = ("'self'", *_inline_hashes(page, "style"))
         if self.fake is not None:
             policy["connect-src"] += (self.fake.url,)
+        for directive, sources in (more_sources or {}).items():
+            policy[directive] = (*policy.get(directive, ()), *sources)
         headers = {**_PAGE_HEADERS, "Content-Security-Policy": policy.header_value()}
         return HttpResponse(status=200, headers=headers, body=body)
+
+    def admin_page(self) -> HttpResponse:
+        """``GET /admin``: a platform admin's card dashboard (Connect embedded
+        components), under the same policy plus Connect.js's origins.
+
+        With real keys the page mounts ``issuing-card`` and
+        ``issuing-cards-list``; offline it shows what it would mount.
+        """
+        return self.page(ADMIN_PAGE_FILE, more_sources=CONNECT_JS_SOURCES)
+
+
+#: Where Connect.js loads its script and frames from (Stripe's Connect
+#: embedded components guide lists them; the demo adds them to its policy).
+CONNECT_JS_SOURCES: Final = {
+    "script-src": ("https://connect-js.stripe.com",),
+    "frame-src": ("https://connect-js.stripe.com",),
+}
 
 
 def json_error(status: int, code: str, message: str) -> HttpResponse:

@@ -4,10 +4,12 @@ Run it (offline, on the built-in FakeStripe, unless STRIPE_SECRET_KEY is set)::
 
     flask --app examples/flask/app.py run
 
-The glue is the four routes below (the page, its config, its keys, and the
-keys of a mobile app): read the request, find the user, call
+The glue is the routes below (the page, its config, its keys, the keys of a
+mobile app, and a platform admin's page): read the request, find the user, call
 the library, write its answer. The rest (the environment, the demo user
 store, the page) is in ``examples/_shared``, the same for every example.
+``/admin`` and ``POST /account-sessions`` are the platform admin's card
+dashboard (Connect embedded components); the other examples leave them out.
 
 What a real app replaces: ``demo.authenticate`` with its login (Flask-Login,
 a session cookie: then add CSRF protection to the POST), the demo user file
@@ -66,6 +68,24 @@ def create_app(demo: Demo | None = None) -> Flask:
             client_ip=request.remote_addr,
         )
         return to_flask(answer)
+
+    @app.post("/account-sessions")
+    def account_sessions() -> Response:
+        # The admin page's fetchClientSecret: the same few lines as above.
+        issuer = current().issuer
+        user = current().authenticate(request.headers.get("Authorization"))
+        answer = issuer.handle_account_session(
+            user,
+            body=request.stream.read(issuer.max_body_bytes + 1),
+            content_type=request.headers.get("Content-Type"),
+            headers=request.headers,
+            client_ip=request.remote_addr,
+        )
+        return to_flask(answer)
+
+    @app.get("/admin")
+    def admin_page() -> Response:
+        return to_flask(current().admin_page())
 
     @app.get("/client-config")
     def config() -> Response:

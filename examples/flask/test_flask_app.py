@@ -5,6 +5,8 @@ Every test runs twice: in-process (``app.test_client()``) and over HTTP to
 ``STRIPE_API_BASE``: the library's FakeStripe, one for the session.
 """
 
+# ruff: noqa: SIM300 - STYLE.md: tests read `expected == actual`
+
 from __future__ import annotations
 
 import sys
@@ -14,8 +16,13 @@ import pytest
 
 from _shared.endpoint_contract import EndpointContract, MobileContract
 from _shared.testing import (
+    CAROL,
+    CAROL_ACCOUNT,
+    CAROL_CARD,
     EXAMPLES,
     Answer,
+    StripeStandIn,
+    bearer,
     environment_for,
     load_example,
     running,
@@ -59,3 +66,93 @@ def server_url(
 
 class TestFlaskApp(EndpointContract, MobileContract):
     """Every route of the contract, the mobile one too, through Flask."""
+
+
+DANA = "dana-demo-token"  # the demo's platform admin of CAROL_ACCOUNT
+
+
+class TestFlaskAdminPage:
+    """A platform admin's card dashboard: ``GET /admin``, ``POST /account-sessions``."""
+
+    def test_an_admin_gets_an_account_session(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        answer = call("POST", "/account-sessions", headers=bearer(DANA), json={})
+
+        session = stripe_stand_in.fake.account_sessions[-1]
+        assert (200, "no-store") == (answer.status, answer.headers["Cache-Control"])
+        assert {
+            "clientSecret": session.client_secret,
+            "expiresAt": session.expires_at,
+        } == answer.json()
+        sent = stripe_stand_in.sent()
+        assert (CAROL_ACCOUNT, "true", "true", None) == (
+            sent.params["account"],
+            sent.params["components[issuing_card][enabled]"],
+            sent.params["components[issuing_cards_list][enabled]"],
+            sent.headers.get("stripe-account"),
+        )
+
+    def test_the_account_may_be_named_as_a_form(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        answer = call(
+            "POST",
+            "/account-sessions",
+            headers=bearer(DANA),
+            data={"account": CAROL_ACCOUNT},
+        )
+
+        assert (200, 1) == (answer.status, len(stripe_stand_in.requests))
+
+    @pytest.mark.parametrize(
+        ("token", "body", "status"),
+        [
+            (CAROL, {}, 404),  # a cardholder, not an admin
+            (DANA, {"account": "acct_notDanas"}, 404),
+            (None, {}, 401),
+            (DANA, {"components": {"issuing_card": {"enabled": True}}}, 400),
+        ],
+    )
+    def test_everyone_else_is_refused_before_stripe(
+        self,
+        call: Callable[..., Answer],
+        stripe_stand_in: StripeStandIn,
+        token: str | None,
+        body: dict[str, Any],
+        status: int,
+    ) -> None:
+        headers = bearer(token) if token is not None else {}
+
+        answer = call("POST", "/account-sessions", headers=headers, json=body)
+
+        assert (status, []) == (answer.status, stripe_stand_in.requests)
+
+    def test_the_admin_sees_the_accounts_cards_through_connect_js_payload(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        nonce = stripe_stand_in.nonce_for(CAROL_CARD)
+
+        answer = call(
+            "POST",
+            "/ephemeral-keys",
+            headers=bearer(DANA),
+            json={"issuingCard": CAROL_CARD, "nonce": nonce},
+        )
+
+        assert (200, CAROL_CARD) == (answer.status, answer.json()["issuingCard"])
+        assert CAROL_ACCOUNT == stripe_stand_in.sent().headers.get("stripe-account")
+
+    def test_the_admin_page_is_served_under_a_csp_for_connect_js(
+        self, call: Callable[..., Answer]
+    ) -> None:
+        answer = call("GET", "/admin")
+
+        policy = answer.headers["Content-Security-Policy"]
+        assert (200, True, True) == (
+            answer.status,
+            "script-src 'self' https://js.stripe.com" in policy
+            and "https://connect-js.stripe.com" in policy.split("script-src")[1],
+            "fetchClientSecret" in answer.text and "/account-sessions" in answer.text,
+        )
+        assert "'unsafe-inline'" not in policy

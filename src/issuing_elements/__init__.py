@@ -12,6 +12,13 @@ import typing
 
 from ._audit import AuditEvent, AuditSink, log_audit_event
 from ._authorize import Authorizer, Verdict
+from ._components import (
+    AccountSession,
+    AccountSessionGrant,
+    AccountSessionRequest,
+    IssuingCardComponent,
+    IssuingCardsListComponent,
+)
 from ._csp import ContentSecurityPolicy, content_security_policy
 from ._issuer import EphemeralKeyIssuer
 from ._records import Grant, HttpResponse, IssuedKey, KeyRequest
@@ -41,6 +48,9 @@ if typing.TYPE_CHECKING:
     __version__: str
 
 __all__ = [
+    "AccountSession",
+    "AccountSessionGrant",
+    "AccountSessionRequest",
     "AddToWalletButton",
     "AuditEvent",
     "AuditSink",
@@ -58,6 +68,8 @@ __all__ = [
     "Grant",
     "HttpResponse",
     "IssuedKey",
+    "IssuingCardComponent",
+    "IssuingCardsListComponent",
     "IssuingElementsError",
     "KeyLedger",
     "KeyRequest",

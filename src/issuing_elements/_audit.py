@@ -24,7 +24,7 @@ __all__ = ["AuditEvent", "AuditSink", "Trail", "log_audit_event"]
 
 audit_logger = logging.getLogger("issuing_elements.audit")
 
-Action = Literal["issue", "issue_mobile", "revoke"]
+Action = Literal["issue", "issue_mobile", "revoke", "account_session"]
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
@@ -51,7 +51,9 @@ class AuditEvent:
     Attributes:
         time: When the decision was made, an aware UTC datetime.
         action: ``"issue"`` (a page asked for a key), ``"issue_mobile"`` (a
-            mobile app asked for one) or ``"revoke"``.
+            mobile app asked for one), ``"revoke"``, or ``"account_session"``
+            (an Account Session was asked for; its ``stripe_account`` is the
+            connected account).
         outcome: ``"granted"`` or ``"revoked"`` on success, otherwise the
             error code the answer carries (``"card_not_found"``,
             ``"rate_limited"``, ``"stripe_unavailable"``, ...).

@@ -11,8 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
 
+from ._components import AccountSessionGrant, AccountSessionRequest
 from ._records import Grant, KeyRequest
-from .exceptions import CardNotFoundError, ConfigurationError, IssuingElementsError
+from .exceptions import (
+    AccountNotFoundError,
+    CardNotFoundError,
+    ConfigurationError,
+    IssuingElementsError,
+)
 
 logger = logging.getLogger("issuing_elements")
 
@@ -95,3 +101,89 @@ def decide(verdict: Any, request: KeyRequest) -> Grant:
     else:
         logger.info("The authorizer denied card %s.", request.card_id)
     raise CardNotFoundError("The authorizer denied the card.")
+
+
+# -- Account Sessions: the same rules, for the account_sessions= authorizer --
+
+SessionVerdict: TypeAlias = AccountSessionGrant | bool | None
+AccountSessionAuthorizer: TypeAlias = (
+    Callable[[UserT, AccountSessionRequest], SessionVerdict]
+    | Callable[[UserT, AccountSessionRequest], Awaitable[SessionVerdict]]
+)
+"""``authorizer(user, request)``: may *user* open a session for the account?
+
+Only an `AccountSessionGrant` allows; it names the account and the
+components with their features.
+"""
+
+
+def check_session_authorizer(authorizer: object) -> None:
+    if authorizer is not None and not callable(authorizer):
+        raise ConfigurationError(
+            f"account_sessions must be callable, not {type(authorizer).__name__}."
+        )
+
+
+def _asked(request: AccountSessionRequest) -> str:
+    return request.account or "(none named)"
+
+
+def refuse_session_awaitable(result: object, request: AccountSessionRequest) -> None:
+    """Same as `refuse_awaitable`, for the ``account_sessions=`` authorizer."""
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()  # it will never run; don't let it warn
+        logger.error(
+            "The account_sessions authorizer is async; use acreate_account_session"
+            "/ahandle_account_session, not the sync methods (account %s denied).",
+            _asked(request),
+        )
+        raise ConfigurationError(
+            "The account_sessions authorizer returned an awaitable: call "
+            "acreate_account_session() or ahandle_account_session()."
+        )
+
+
+def session_authorizer_failed(
+    error: Exception, request: AccountSessionRequest
+) -> IssuingElementsError:
+    """Same as `authorizer_failed`, for the ``account_sessions=`` authorizer."""
+    if isinstance(error, IssuingElementsError):
+        return error
+    logger.error(
+        "The account_sessions authorizer raised %s for account %s; denying.",
+        type(error).__name__,
+        _asked(request),
+        exc_info=error,
+    )
+    return AccountNotFoundError("The account_sessions authorizer raised; denied.")
+
+
+def decide_session(verdict: Any, request: AccountSessionRequest) -> AccountSessionGrant:
+    """Turn the verdict into a grant for the account asked, or raise a denial.
+
+    Only an `AccountSessionGrant` allows, and only for the account the
+    page named (when it named one): a grant for another account is refused
+    with the same answer as a denial.
+    """
+    if isinstance(verdict, AccountSessionGrant):
+        if request.account is None or verdict.account == request.account:
+            return verdict
+        logger.error(
+            "The account_sessions authorizer granted account %s when account %s "
+            "was asked for; refusing.",
+            verdict.account,
+            request.account,
+        )
+    elif verdict is not False and verdict is not None:
+        logger.error(
+            "The account_sessions authorizer returned %s for account %s; only an "
+            "AccountSessionGrant allows. Denying.",
+            type(verdict).__name__,
+            _asked(request),
+        )
+    else:
+        logger.info(
+            "The account_sessions authorizer denied account %s.", _asked(request)
+        )
+    raise AccountNotFoundError("The account_sessions authorizer denied the account.")

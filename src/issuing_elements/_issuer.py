@@ -12,9 +12,15 @@ from typing import TYPE_CHECKING, Generic
 
 from . import _redact, _stripe_api
 from ._audit import AuditSink, log_audit_event
-from ._authorize import Authorizer, UserT, check_authorizer
+from ._authorize import (
+    AccountSessionAuthorizer,
+    Authorizer,
+    UserT,
+    check_authorizer,
+    check_session_authorizer,
+)
 from ._driver import arun, run
-from ._flows import keys, revocation
+from ._flows import account_sessions, keys, revocation
 from ._origin import normalize_origins
 from ._page import check_page_options
 from ._settings import Settings
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
 
     import stripe
 
+    from ._components import AccountSession
     from ._elements import ElementOptions
     from ._ledger import KeyLedger
     from ._rate_limit import RateLimiter
@@ -80,6 +87,13 @@ class EphemeralKeyIssuer(Generic[UserT]):
         allowed_origins: The origins (``https://app.example.com``) whose
             pages may ask for keys; a browser request from any other is
             refused with 403 ``forbidden_origin``. ``None``: no check.
+        account_sessions: Opt in to Account Sessions for Connect embedded
+            components: ``account_sessions(user, request)`` returns an
+            `AccountSessionGrant` (the connected account and the
+            components with their features) to allow; anything else, an
+            exception included, denies. It may be a coroutine function when
+            you use the async methods. Needs an ``api_version`` of
+            2025-01-27.acacia or later.
 
     Raises:
         ConfigurationError: On any invalid argument, at construction.
@@ -103,6 +117,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         rate_limiter: RateLimiter | None = None,
         key_ledger: KeyLedger | None = None,
         allowed_origins: Iterable[str] | None = None,
+        account_sessions: AccountSessionAuthorizer[UserT] | None = None,
     ) -> None:
         _stripe_api.check_client(stripe_client)
         check_authorizer(authorizer)
@@ -119,10 +134,14 @@ class EphemeralKeyIssuer(Generic[UserT]):
             raise ConfigurationError(
                 "audit must be a callable sink; every decision is audited."
             )
+        check_session_authorizer(account_sessions)
+        version = _stripe_api.resolve_api_version(stripe_client, api_version)
+        if account_sessions is not None:
+            _stripe_api.check_session_api_version(version)
         self._settings: Settings[UserT] = Settings(
             client=stripe_client,
             authorizer=authorizer,
-            api_version=_stripe_api.resolve_api_version(stripe_client, api_version),
+            api_version=version,
             max_network_retries=max_network_retries,
             max_body_bytes=max_body_bytes,
             deadline=float(deadline),
@@ -133,6 +152,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
             rate_limiter=rate_limiter,
             key_ledger=key_ledger,
             allowed_origins=normalize_origins(allowed_origins),
+            account_sessions=account_sessions,
         )
 
     def __repr__(self) -> str:
@@ -327,6 +347,71 @@ class EphemeralKeyIssuer(Generic[UserT]):
     async def arevoke_card(self, card_id: str) -> int:
         """Same as :meth:`revoke_card`, but async."""
         return await arun(revocation.revoke_all(self._settings, card_id=card_id))
+
+    def handle_account_session(
+        self,
+        user: UserT | None,
+        *,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str] | None = None,
+        client_ip: str | None = None,
+    ) -> HttpResponse:
+        """The Account Session endpoint, sans I/O, for Connect embedded components.
+
+        The body is empty, ``{}`` or ``{"account": "acct_..."}`` (JSON or
+        form); 200 answers ``{"clientSecret", "expiresAt"}``. Same contract
+        as `handle` otherwise: never raises.
+        """
+        return run(
+            account_sessions.handle(
+                self._settings,
+                user,
+                body=body,
+                content_type=content_type,
+                headers=headers,
+                client_ip=client_ip,
+            )
+        )
+
+    async def ahandle_account_session(
+        self,
+        user: UserT | None,
+        *,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str] | None = None,
+        client_ip: str | None = None,
+    ) -> HttpResponse:
+        """Same as `handle_account_session`, but async."""
+        return await arun(
+            account_sessions.handle(
+                self._settings,
+                user,
+                body=body,
+                content_type=content_type,
+                headers=headers,
+                client_ip=client_ip,
+            )
+        )
+
+    def create_account_session(
+        self, user: UserT | None, *, account: str | None = None
+    ) -> AccountSession:
+        """Authorize *user* for *account* and create an Account Session.
+
+        Raises:
+            IssuingElementsError: A subclass per outcome
+                (`AccountNotFoundError`
+                when denied); nothing is created.
+        """
+        return run(account_sessions.create(self._settings, user, account))
+
+    async def acreate_account_session(
+        self, user: UserT | None, *, account: str | None = None
+    ) -> AccountSession:
+        """Same as `create_account_session`, but async."""
+        return await arun(account_sessions.create(self._settings, user, account))
 
 
 def _check_deadline(deadline: object) -> None:

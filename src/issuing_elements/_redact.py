@@ -26,13 +26,22 @@ from .exceptions import ServerMisconfiguredError
 # price of failing closed).
 _SECRET = re.compile(r"((?:sk|rk|ek)_(?:test|live))_[A-Za-z0-9_+/-]+")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-\.]{8,}")
+# An Account Session's client secret has no prefix at all: no pattern finds it
+# by its shape, so it is found by where it stands, the value of a
+# ``client_secret`` field in JSON (stripe-python logs whole response bodies),
+# a Python mapping's repr, or a form or logfmt pair.
+_CLIENT_SECRET = re.compile(
+    r"""(?i)((?:\\?["']client_?secret\\?["']\s*:\s*\\?["'])|(?:\bclient_?secret=))"""
+    r"""[^"'\\&\s]+"""
+)
 
 LOGGER_NAMES = ("stripe", "issuing_elements")
 
 
 def redact(text: str) -> str:
     """Replace every Stripe secret in *text* with its prefix and a mask."""
-    return _BEARER.sub(r"\1 [REDACTED]", _SECRET.sub(r"\1_[REDACTED]", text))
+    masked = _BEARER.sub(r"\1 [REDACTED]", _SECRET.sub(r"\1_[REDACTED]", text))
+    return _CLIENT_SECRET.sub(r"\1[REDACTED]", masked)
 
 
 def has_secret(text: str) -> bool:

@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from ._ids import api_version_problem, is_card_id, is_nonce
+from ._components import AccountSessionRequest
+from ._ids import api_version_problem, is_account_id, is_card_id, is_nonce
 from ._records import KeyRequest, MobileKeyRequest
 from ._redact import redact
 from .exceptions import (
@@ -36,6 +37,9 @@ logger = logging.getLogger("issuing_elements")
 
 FIELDS = ("card_id", "nonce")
 MOBILE_FIELDS = ("card_id", "api_version")
+# Connect.js's fetchEphemeralKey is handed {issuingCard, nonce}: the page may
+# post that argument unchanged.
+_ALIASES = {"issuingCard": "card_id"}
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
 # Field names, media types and charsets are echoed in errors: the client's own
@@ -159,7 +163,13 @@ def parse_key_request(
 ) -> KeyRequest:
     """Parse and check the web endpoint's body: exactly ``card_id`` and ``nonce``."""
     pairs = body_pairs(body, content_type, max_body_bytes=max_body_bytes)
-    fields = _exact_fields(pairs, FIELDS)
+    if {"card_id", "issuingCard"} <= {name for name, _ in pairs}:
+        raise InvalidRequestError(
+            "Send card_id or issuingCard (its Connect.js name), not both.",
+            field="issuingCard",
+        )
+    aliased = [(_ALIASES.get(name, name), value) for name, value in pairs]
+    fields = _exact_fields(aliased, FIELDS)
     return check_ids(fields["card_id"], fields["nonce"])
 
 
@@ -297,3 +307,34 @@ def _exact_fields(
         if count > 1:
             raise InvalidRequestError(f"Field {name!r} is given twice.", field=name)
     return dict(pairs)
+
+
+def parse_session_request(
+    body: bytes, content_type: str | None, *, max_body_bytes: int
+) -> AccountSessionRequest:
+    """Parse the Account Session endpoint's body: empty, ``{}`` or ``{"account"}``.
+
+    The page names at most the connected account; the components and their
+    features are the server's to choose, so any other field is refused.
+    """
+    if not body:
+        return AccountSessionRequest()
+    pairs = body_pairs(body, content_type, max_body_bytes=max_body_bytes)
+    names = [name for name, _ in pairs]
+    unknown = [name for name in dict.fromkeys(names) if name != "account"]
+    if unknown:
+        raise InvalidRequestError(
+            f"Unknown field(s): {_list_names(unknown)}. Send at most account; "
+            "the server chooses the components and their features.",
+            field=redact(unknown[0])[:_NAME_ECHO_LIMIT],
+        )
+    if len(names) > 1:
+        raise InvalidRequestError("Field 'account' is given twice.", field="account")
+    if not pairs:
+        return AccountSessionRequest()
+    account = pairs[0][1]
+    if not is_account_id(account):
+        raise InvalidRequestError(
+            "account must be a connected account id (acct_...).", field="account"
+        )
+    return AccountSessionRequest(account=account)

@@ -11,6 +11,7 @@ from ._records import HttpResponse, IssuedKey
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from ._components import AccountSession
     from .exceptions import IssuingElementsError
 
 _HEADERS: Mapping[str, str] = {
@@ -98,4 +99,11 @@ def error_response(error: IssuingElementsError) -> HttpResponse:
         error.status,
         {"error": {"code": error.code, "message": error.public_message}},
         extra,
+    )
+
+
+def session_response(session: AccountSession) -> HttpResponse:
+    """200 for an Account Session: what ``fetchClientSecret`` needs, and its expiry."""
+    return _json(
+        200, {"clientSecret": session.client_secret, "expiresAt": session.expires_at}
     )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Generic
 
 import attrs
 
-from ._authorize import Authorizer, UserT
+from ._authorize import AccountSessionAuthorizer, Authorizer, UserT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -42,3 +42,4 @@ class Settings(Generic[UserT]):
     rate_limiter: RateLimiter | None
     key_ledger: KeyLedger | None
     allowed_origins: frozenset[str] | None
+    account_sessions: AccountSessionAuthorizer[UserT] | None = None

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import stripe
 
+from ._components import AccountSession, AccountSessionGrant
 from ._ids import api_version_problem, is_key_id
 from ._records import Grant, IssuedKey, KeyRequest
 from ._redact import redact
 from .exceptions import (
+    AccountNotFoundError,
     CardNotFoundError,
     ConfigurationError,
     InvalidNonceError,
@@ -27,7 +29,7 @@ from .exceptions import (
 
 if TYPE_CHECKING:
     from stripe import RequestOptions
-    from stripe.params import EphemeralKeyCreateParams
+    from stripe.params import AccountSessionCreateParams, EphemeralKeyCreateParams
 
 logger = logging.getLogger("issuing_elements")
 
@@ -36,6 +38,11 @@ DEFAULT_RETRY_AFTER = 2
 # What the issuer was doing when Stripe refused, for the log and the mapping.
 CREATE = "create an ephemeral key"
 REVOKE = "revoke an ephemeral key"
+CREATE_SESSION = "create an Account Session"
+
+# Stripe made the issuing_card and issuing_cards_list components generally
+# available in this version; before it they were a private preview.
+ACCOUNT_SESSIONS_MINIMUM_API_VERSION = "2025-01-27"
 
 
 def _client_option(client: stripe.StripeClient, name: str) -> str | None:
@@ -232,7 +239,9 @@ def translate(error: stripe.StripeError, *, action: str) -> IssuingElementsError
         outcome = ServerMisconfiguredError("Stripe refused the request.", **context)
     log = (
         logger.warning
-        if isinstance(outcome, (InvalidNonceError, CardNotFoundError))
+        if isinstance(
+            outcome, (InvalidNonceError, CardNotFoundError, AccountNotFoundError)
+        )
         else logger.error
     )
     log(
@@ -257,9 +266,15 @@ def _invalid_request(
     context: dict[str, Any],
 ) -> IssuingElementsError:
     message = (error.user_message or "").lower()
-    if param == "nonce" or (param is None and "nonce" in message):
+    if action != CREATE_SESSION and (
+        param == "nonce" or (param is None and "nonce" in message)
+    ):
         return InvalidNonceError("Stripe rejected the nonce.", **context)
     if error.code == "resource_missing" or error.http_status == 404:
+        if action == CREATE_SESSION:
+            return AccountNotFoundError(
+                "Stripe has no such connected account.", **context
+            )
         if action == REVOKE:
             return InvalidRequestError(
                 "Stripe has no such ephemeral key for this account.",
@@ -279,3 +294,102 @@ def _retry_after(error: stripe.StripeError) -> int:
         return max(1, int(value)) if value is not None else DEFAULT_RETRY_AFTER
     except ValueError:
         return DEFAULT_RETRY_AFTER
+
+
+# -- Account Sessions ----------------------------------------------------------
+
+
+def check_session_api_version(version: str) -> None:
+    """Refuse an API version that cannot create the issuing components' sessions."""
+    if version[:10] < ACCOUNT_SESSIONS_MINIMUM_API_VERSION:
+        needed = ACCOUNT_SESSIONS_MINIMUM_API_VERSION
+        raise ConfigurationError(
+            f"account_sessions= needs api_version {needed}.acacia or later (the "
+            "first version in which the issuing components are generally "
+            f"available); this issuer is pinned to {version!r}."
+        )
+
+
+def session_params(grant: AccountSessionGrant) -> AccountSessionCreateParams:
+    """The account, and only the granted components, enabled, features as granted."""
+    components = {
+        component.stripe_name: component.params() for component in grant.components
+    }
+    return {"account": grant.account, "components": components}  # type: ignore[typeddict-item]  # built from the typed builders
+
+
+def account_session(response: Any, grant: AccountSessionGrant) -> AccountSession:
+    """Read Stripe's ``account_session`` object; refuse one that is not the grant.
+
+    It must be for the granted account, and every granted component must be
+    enabled with exactly the granted features, and no other enabled. Stripe
+    lists every component, the others disabled.
+    """
+    secret = _field(response, "client_secret")
+    expires_at = _field(response, "expires_at")
+    problem = None
+    if not (
+        _field(response, "object") == "account_session"
+        and isinstance(secret, str)
+        and secret
+        and isinstance(expires_at, int)
+        and not isinstance(expires_at, bool)
+    ):
+        problem = "an object this library does not recognize"
+    elif _field(response, "account") != grant.account:
+        problem = "a session for another account"
+    elif not _as_granted(response, grant):
+        problem = "other components or features than granted"
+    if problem is not None:
+        request_id = _request_id(response)
+        # Never the answer itself: it holds the session's secret.
+        logger.error(
+            "Stripe answered the Account Session request for account %s with %s "
+            "(request id %s); refusing it.",
+            grant.account,
+            problem,
+            request_id,
+        )
+        raise ServerMisconfiguredError(
+            "Unexpected account_session object from Stripe.",
+            stripe_request_id=request_id,
+        )
+    return AccountSession(
+        account=grant.account,
+        client_secret=secret,  # type: ignore[arg-type]  # checked above
+        expires_at=expires_at,  # type: ignore[arg-type]  # checked above
+        components=grant.components,
+    )
+
+
+def _as_granted(response: Any, grant: AccountSessionGrant) -> bool:
+    """Whether Stripe enabled exactly the granted components, features as granted.
+
+    A feature Stripe lists that the grant does not know (a newer version's)
+    must be off; a component it lists that the grant does not name, too.
+    """
+    components = _plain(_field(response, "components"))
+    if not isinstance(components, dict):
+        return False
+    granted = {component.stripe_name: component for component in grant.components}
+    enabled = set()
+    for name, component in components.items():
+        state = _field(component, "enabled")
+        if state is False:
+            continue
+        features = _field(component, "features")
+        if state is not True or name not in granted or not isinstance(features, dict):
+            return False
+        enabled.add(name)
+        wanted = granted[name].features()
+        if any(features.get(key) is not value for key, value in wanted.items()) or any(
+            value is not False for key, value in features.items() if key not in wanted
+        ):
+            return False
+    return enabled == set(granted)
+
+
+def _plain(value: object) -> object:
+    """A StripeObject as plain dicts (stripe-python's are no dicts), else as is."""
+    to_dict = getattr(type(value), "to_dict", None)
+    return to_dict(value) if callable(to_dict) else value

@@ -14,6 +14,7 @@ only text that may reach a browser. Neither ever holds a secret.
     ├── UnauthenticatedError         401 unauthenticated
     ├── ForbiddenOriginError         403 forbidden_origin
     ├── CardNotFoundError            404 card_not_found
+    ├── AccountNotFoundError         404 account_not_found
     ├── BodyTooLargeError            413 body_too_large
     ├── UnsupportedMediaTypeError    415 unsupported_media_type
     ├── RateLimitedError             429 rate_limited
@@ -28,6 +29,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AccountNotFoundError",
     "BodyTooLargeError",
     "CardNotFoundError",
     "ConfigurationError",
@@ -136,6 +138,17 @@ class CardNotFoundError(IssuingElementsError):
     status = 404
     code = "card_not_found"
     default_message = "No such card."
+
+
+class AccountNotFoundError(IssuingElementsError):
+    """The user may not open an Account Session for the account, or Stripe has none.
+
+    Both give the same answer, so that nobody can probe which accounts exist.
+    """
+
+    status = 404
+    code = "account_not_found"
+    default_message = "No such account."
 
 
 class BodyTooLargeError(IssuingElementsError):

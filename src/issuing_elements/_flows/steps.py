@@ -72,8 +72,17 @@ def user_id_of(settings: Settings[UserT], user: UserT | None) -> str | None:
     return value
 
 
-def count(settings: Settings[UserT], user_id: str | None, card_id: str) -> Flow[None]:
-    """Count one request against the rate limits; over them, refuse (429)."""
+def count(
+    settings: Settings[UserT],
+    user_id: str | None,
+    card_id: str,
+    *,
+    subject: str = "card",
+) -> Flow[None]:
+    """Count one request against the rate limits; over them, refuse (429).
+
+    *card_id* is the limiter's second key; *subject* names it in the log.
+    """
     limiter = settings.rate_limiter
     if limiter is None:
         return
@@ -85,7 +94,9 @@ def count(settings: Settings[UserT], user_id: str | None, card_id: str) -> Flow[
     )
     if retry_in is not None:
         seconds = math.ceil(float(retry_in))
-        logger.info("Rate limit reached for card %s; retry in %s s.", card_id, seconds)
+        logger.info(
+            "Rate limit reached for %s %s; retry in %s s.", subject, card_id, seconds
+        )
         raise RateLimitedError("The rate limit is reached.", retry_after=seconds)
 
 
@@ -94,21 +105,41 @@ def authorize(
 ) -> Flow[Grant]:
     """Ask the application's authorizer; fail closed on anything but a grant."""
     authorizer = settings.authorizer
+    verdict = yield from consult(
+        lambda: authorizer(user, request),
+        refuse=lambda result: refuse_awaitable(result, request),
+        failed=lambda error: authorizer_failed(error, request),
+    )
+    return decide(verdict, request)
+
+
+def consult(
+    ask: Callable[[], object],
+    *,
+    refuse: Callable[[object], None],
+    failed: Callable[[Exception], IssuingElementsError],
+) -> Flow[object]:
+    """Call an application's authorizer, sync or async; fail closed on an error.
+
+    *ask* calls it; *refuse* raises when a sync method got an awaitable;
+    *failed* is what an exception becomes. Returns the verdict, for the
+    caller to decide on.
+    """
 
     def synchronous() -> object:
-        verdict = authorizer(user, request)
-        refuse_awaitable(verdict, request)
+        verdict = ask()
+        refuse(verdict)
         return verdict
 
     async def asynchronous() -> object:
-        verdict = authorizer(user, request)
+        verdict = ask()
         return await verdict if inspect.isawaitable(verdict) else verdict
 
     try:
         verdict = yield from wait(synchronous, asynchronous)
     except Exception as error:  # noqa: BLE001 - fail closed on anything
-        raise authorizer_failed(error, request) from None
-    return decide(verdict, request)
+        raise failed(error) from None
+    return verdict
 
 
 def audit(settings: Settings[UserT], event: AuditEvent) -> Flow[None]:

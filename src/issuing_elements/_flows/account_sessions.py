@@ -1,0 +1,222 @@
+"""Account Sessions for Connect embedded components: ``handle_account_session``
+and ``create_account_session``.
+
+Request in, decide, Stripe, response out, as for keys: the origin and the
+user are admitted, the body read (at most the account: the components are
+the server's to choose), the request counted against the rate limits and
+put to the ``account_sessions=`` authorizer; Stripe creates the session for
+the granted account and components, and its answer is checked against the
+grant before the secret is handed out. Every decision is audited (action
+``"account_session"``); the session's secret never reaches a log, an error
+or the trail.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, TypeVar
+
+import stripe
+
+from issuing_elements._audit import Trail
+from issuing_elements._authorize import (
+    decide_session,
+    refuse_session_awaitable,
+    session_authorizer_failed,
+)
+from issuing_elements._components import AccountSessionRequest
+from issuing_elements._driver import wait
+from issuing_elements._ids import is_account_id
+from issuing_elements._redact import check_console_logging
+from issuing_elements._request import (
+    NO_CONTEXT,
+    parse_session_request,
+    request_context,
+)
+from issuing_elements._response import error_response, session_response
+from issuing_elements._stripe_api import (
+    CREATE_SESSION,
+    account_session,
+    session_params,
+    translate,
+)
+from issuing_elements._stripe_call import acall_within, call_within, check_event_loop
+from issuing_elements.exceptions import (
+    ConfigurationError,
+    InvalidRequestError,
+    IssuingElementsError,
+    ServerMisconfiguredError,
+)
+
+from .steps import (
+    admit,
+    as_outcome,
+    audit,
+    audit_quietly,
+    consult,
+    count,
+    logger,
+    stripe_options,
+    unexpected,
+    user_id_of,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from issuing_elements._authorize import AccountSessionAuthorizer, UserT
+    from issuing_elements._components import AccountSession, AccountSessionGrant
+    from issuing_elements._driver import Flow
+    from issuing_elements._records import HttpResponse
+    from issuing_elements._request import RequestContext
+    from issuing_elements._settings import Settings
+
+R = TypeVar("R")
+
+ACTION: Final = "account_session"
+
+
+def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
+    settings: Settings[UserT],
+    user: UserT | None,
+    *,
+    body: bytes,
+    content_type: str | None,
+    headers: Mapping[str, str] | None,
+    client_ip: str | None,
+) -> Flow[HttpResponse]:
+    """The endpoint: every outcome is a response, never an exception."""
+    try:
+        try:
+            context = request_context(headers, client_ip)
+        except ServerMisconfiguredError as unreadable:
+            yield from audit_quietly(
+                settings, Trail().event(ACTION, unreadable, str(unreadable))
+            )
+            raise
+
+        def read() -> AccountSessionRequest:
+            return parse_session_request(
+                body, content_type, max_body_bytes=settings.max_body_bytes
+            )
+
+        return (yield from _exchange(settings, user, context, read, session_response))
+    except IssuingElementsError as error:
+        return error_response(error)
+    except Exception as error:  # noqa: BLE001 - every outcome is a response
+        return error_response(unexpected(error))
+
+
+def create(
+    settings: Settings[UserT], user: UserT | None, account: str | None
+) -> Flow[AccountSession]:
+    """The session itself, for applications that answer the browser themselves."""
+
+    def read() -> AccountSessionRequest:
+        if account is not None and not is_account_id(account):
+            raise InvalidRequestError(
+                "account must be a connected account id (acct_...).", field="account"
+            )
+        return AccountSessionRequest(account=account)
+
+    return (yield from _exchange(settings, user, NO_CONTEXT, read, _same))
+
+
+def _exchange(
+    settings: Settings[UserT],
+    user: UserT | None,
+    context: RequestContext,
+    read: Callable[[], AccountSessionRequest],
+    finish: Callable[[AccountSession], R],
+) -> Flow[R]:
+    """Request in, decide, Stripe, response out; audited, fail closed."""
+    trail = Trail(
+        request_id=context.header("x-request-id"),
+        user_agent=context.header("user-agent"),
+        client_ip=context.client_ip,
+    )
+    try:
+        authorizer = _authorizer(settings)
+        admitted = admit(settings, context, user)
+        trail.user_id = user_id = user_id_of(settings, admitted)
+        request = read()
+        trail.stripe_account = request.account
+        # The limiter's second key: the account named, else the user's own.
+        yield from count(
+            settings,
+            user_id,
+            request.account or f"{user_id}:account_session",
+            subject="account",
+        )
+        verdict = yield from consult(
+            lambda: authorizer(admitted, request),
+            refuse=lambda result: refuse_session_awaitable(result, request),
+            failed=lambda error: session_authorizer_failed(error, request),
+        )
+        grant = decide_session(verdict, request)
+        trail.stripe_account = grant.account
+        session = yield from _create(settings, grant)
+        result = finish(session)
+        yield from audit(
+            settings,
+            trail.event(ACTION, "granted", "Stripe created an Account Session."),
+        )
+    except Exception as error:  # noqa: BLE001 - fail closed on anything
+        failure = as_outcome(error)
+        try:
+            yield from audit(settings, trail.event(ACTION, failure, str(failure)))
+        except ServerMisconfiguredError as unrecorded:
+            failure = unrecorded
+        raise failure from None
+    return result
+
+
+def _authorizer(settings: Settings[UserT]) -> AccountSessionAuthorizer[UserT]:
+    """The ``account_sessions=`` authorizer; without one, fail closed (500)."""
+    authorizer = settings.account_sessions
+    if authorizer is None:
+        logger.error(
+            "An Account Session was asked for, but the issuer has no "
+            "account_sessions= authorizer; answering 500."
+        )
+        raise ConfigurationError(
+            "This issuer has no account_sessions= authorizer: it opens no "
+            "Account Sessions."
+        )
+    return authorizer
+
+
+def _create(
+    settings: Settings[UserT], grant: AccountSessionGrant
+) -> Flow[AccountSession]:
+    """``POST /v1/account_sessions`` within the deadline; the answer checked.
+
+    The platform creates the session for the account, which ``account``
+    names: no ``Stripe-Account`` header.
+    """
+    check_console_logging()
+    client = settings.client
+    sessions = client.v1.account_sessions
+    params = session_params(grant)
+    options = stripe_options(settings, None, idempotent=True)
+
+    def synchronous() -> object:
+        return call_within(
+            settings.deadline, lambda: sessions.create(params=params, options=options)
+        )
+
+    async def asynchronous() -> object:
+        check_event_loop(client)
+        return await acall_within(
+            settings.deadline,
+            lambda: sessions.create_async(params=params, options=options),
+        )
+
+    try:
+        response = yield from wait(synchronous, asynchronous)
+    except stripe.StripeError as error:
+        raise translate(error, action=CREATE_SESSION) from None
+    return account_session(response, grant)
+
+
+def _same(session: AccountSession) -> AccountSession:
+    return session
