@@ -35,7 +35,7 @@ from ._origin import check_origin, header, lowercase_headers, normalize_origins
 from ._page import check_page_options, page_fields
 from ._request import check_ids, parse_key_request
 from ._response import error_response, key_response
-from ._stripe_call import acall_within, call_within, check_event_loop
+from ._stripe_call import acall_within, call_within, check_event_loop, runs_inline
 from .exceptions import (
     ConfigurationError,
     InvalidRequestError,
@@ -117,6 +117,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
     """
 
     __slots__ = (
+        "_ainline",
         "_allowed_origins",
         "_api_version",
         "_audit_sink",
@@ -124,6 +125,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         "_client",
         "_deadline",
         "_elements",
+        "_inline",
         "_key_ledger",
         "_max_body_bytes",
         "_max_network_retries",
@@ -170,6 +172,11 @@ class EphemeralKeyIssuer(Generic[UserT]):
         self._max_network_retries = max_network_retries
         self._max_body_bytes = max_body_bytes
         self._deadline = float(deadline)
+        # Stripe called inline where the HTTP client bounds the call itself.
+        self._inline = runs_inline(stripe_client, max_network_retries, deadline)
+        self._ainline = runs_inline(
+            stripe_client, max_network_retries, deadline, asynchronous=True
+        )
         self._refresh_margin = refresh_margin
         self._elements = elements
         self._user_id = user_id
@@ -422,6 +429,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 self._deadline,
                 lambda: keys.create_async(params=params, options=options),
                 alate,
+                inline=self._ainline,
             )
 
         try:
@@ -430,6 +438,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
                     self._deadline,
                     lambda: keys.create(params=params, options=options),
                     late,
+                    inline=self._inline,
                 ),
                 acreate,
             )
@@ -525,29 +534,40 @@ class EphemeralKeyIssuer(Generic[UserT]):
         self._audit_quietly(trail.event("revoke", "revoked", why))
         return 1
 
-    def _delete(self, key_id: str, stripe_account: str | None) -> Flow[None]:
+    def _delete(
+        self, key_id: str, stripe_account: str | None, *, late: bool = False
+    ) -> Flow[None]:
         keys = self._client.v1.ephemeral_keys
         options = self._options(stripe_account, idempotent=False)
+        # A late key's revocation already runs in the background: bounded by
+        # the HTTP client alone, queued behind nothing.
+        inline, ainline = late or self._inline, late or self._ainline
 
         async def adelete() -> object:
             check_event_loop(self._client)
             return await acall_within(
-                self._deadline, lambda: keys.delete_async(key_id, options=options)
+                self._deadline,
+                lambda: keys.delete_async(key_id, options=options),
+                inline=ainline,
             )
 
         try:
             yield (
                 lambda: call_within(
-                    self._deadline, lambda: keys.delete(key_id, options=options)
+                    self._deadline,
+                    lambda: keys.delete(key_id, options=options),
+                    inline=inline,
                 ),
                 adelete,
             )
         except stripe.StripeError as error:
             raise _stripe_api.translate(error, action=_stripe_api.REVOKE) from None
 
-    def _delete_quietly(self, key_id: str, stripe_account: str | None) -> Flow[bool]:
+    def _delete_quietly(
+        self, key_id: str, stripe_account: str | None, *, late: bool = False
+    ) -> Flow[bool]:
         try:
-            yield from self._delete(key_id, stripe_account)
+            yield from self._delete(key_id, stripe_account, late=late)
         except Exception as error:  # noqa: BLE001 - best effort, and said loudly
             logger.error(  # noqa: TRY400 - the error is named; no traceback needed
                 "Could not revoke key %s, which was issued but not handed out "
@@ -571,12 +591,12 @@ class EphemeralKeyIssuer(Generic[UserT]):
     def _revoke_late(self, response: object, stripe_account: str | None) -> None:
         key_id = _stripe_api.key_id_of(response)
         if key_id is not None:
-            _run(self._delete_quietly(key_id, stripe_account))
+            _run(self._delete_quietly(key_id, stripe_account, late=True))
 
     async def _arevoke_late(self, response: object, stripe_account: str | None) -> None:
         key_id = _stripe_api.key_id_of(response)
         if key_id is not None:
-            await _arun(self._delete_quietly(key_id, stripe_account))
+            await _arun(self._delete_quietly(key_id, stripe_account, late=True))
 
     # -- shared -----------------------------------------------------------
 

@@ -2,44 +2,84 @@
 
 stripe-python bounds one attempt by its HTTP client's timeout (80 seconds by
 default) and retries on top, so a Stripe that accepts a connection and never
-answers holds a request for minutes. Every call here has a hard deadline,
-whatever the HTTP client does: a sync call runs on a worker thread and the
-caller waits at most the deadline; an async call runs as a shielded task.
+answers holds a request for minutes. Every call here has a hard deadline:
+
+* **Inline**, when the HTTP client already bounds the call within the
+  deadline (:func:`client_bound`): the call runs on the caller's thread (or
+  task), and costs nothing extra. The issuer decides this once, at
+  construction.
+* **On a worker thread** otherwise (sync): the caller waits at most the
+  deadline. The async twin runs the call as a shielded task under
+  ``wait_for``.
+
 A call abandoned at its deadline finishes in the background, and a key it
 brings back after all is handed to ``on_late`` (the issuer revokes it), so
-that no key is left that nobody holds.
+that no key is left that nobody holds. ``on_late`` runs where the late call
+finished (its worker thread, or a task of its loop); a revocation from there
+is called inline (``inline=True``): bounded by the HTTP client's own
+timeout, not by the deadline, queued behind nothing.
+
+An abandoned call no longer counts against the workers that new calls need:
+every call gets an idle worker or a new one, so calls that hang do not make
+later calls wait. What remains is a safety valve on memory: past
+:data:`MAX_THREADS` worker threads alive at once (most of them then hung on
+a Stripe that does not answer, until their HTTP client gives up), a new call
+is refused at once with :class:`StripeUnavailableError` and one log line.
+Workers beyond :data:`MAX_IDLE` that fall idle exit.
 
 stripe-python's async HTTP clients keep one connection pool bound to the
 event loop that first used them; on any other loop a request can reach
 Stripe and still fail, losing the key it created. The async path therefore
 refuses, before calling Stripe, a client first used on another loop.
+
+How :func:`client_bound` counts, for stripe-python's own transports (any
+other transport, or one whose ``request`` / ``request_async`` or backoff is
+overridden, is unknown: the thread stays). One attempt is bounded by its
+connect timeout plus its read timeout: ``RequestsClient(timeout=t)`` and
+``HTTPXClient(timeout=t)`` by ``2 * t``, ``RequestsClient(timeout=(c, r))``
+and ``HTTPXClient(timeout=httpx.Timeout(r, connect=c))`` by ``c + r``,
+``AIOHTTPClient(timeout=t)`` by ``t`` (aiohttp's total);
+``UrllibClient`` (no timeout) is unknown. The call is ``max_network_retries
++ 1`` attempts plus stripe-python's pauses between them (at most 0.5 s, 1 s,
+2 s, 4 s, then 5 s each). Not counted: writing the small request body,
+waiting for a free connection in a full pool, and a response trickled slower
+than the read timeout allows per read; a hung Stripe does none of these.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import stripe
 
 from .exceptions import ConfigurationError, StripeUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    import stripe
-
-__all__ = ["acall_within", "call_within", "check_event_loop"]
+__all__ = [
+    "acall_within",
+    "call_within",
+    "check_event_loop",
+    "client_bound",
+    "runs_inline",
+]
 
 logger = logging.getLogger("issuing_elements")
 
 T = TypeVar("T")
 
-# Enough for the concurrency of any one process's web server; past it, calls
-# wait for a worker (and still answer by their deadline).
-MAX_WORKERS = 64
+# Worker threads alive at once, busy or idle: a safety valve on memory, far
+# above any one process's concurrency. Past it a call is refused at once.
+MAX_THREADS = 512
+# Idle workers kept for the next calls; one that falls idle beyond it exits.
+MAX_IDLE = 64
 
 
 def _deadline_error(seconds: float) -> StripeUnavailableError:
@@ -112,10 +152,11 @@ class _Call(Generic[T]):
 
 
 class _Workers:
-    """Daemon worker threads, started on demand, at most :data:`MAX_WORKERS`.
+    """Daemon worker threads, started on demand, at most :data:`MAX_THREADS`.
 
-    Daemon threads, unlike :mod:`concurrent.futures`' workers, never make the
-    interpreter wait at exit for a call that hangs.
+    Every call gets an idle worker or a new one, never a queue behind calls
+    that hang. Daemon threads, unlike :mod:`concurrent.futures`' workers,
+    never make the interpreter wait at exit for a call that hangs.
     """
 
     def __init__(self) -> None:
@@ -123,36 +164,75 @@ class _Workers:
         self._lock = threading.Lock()
         self._idle = 0
         self._count = 0
+        self.submitted = 0  # calls handed to a worker, ever: tests read it
 
-    def submit(self, call: _Call[object]) -> None:
+    def submit(self, call: _Call[object]) -> bool:
+        """Hand *call* to a worker; ``False`` when :data:`MAX_THREADS` are busy."""
         with self._lock:
-            if self._idle:
+            start = not self._idle
+            if not start:
                 self._idle -= 1  # reserved for this call
-            elif self._count < MAX_WORKERS:
+            elif self._count < MAX_THREADS:
                 self._count += 1
+            else:
+                return False
+            self.submitted += 1
+        if start:
+            try:
                 threading.Thread(
                     target=self._work, name="issuing-elements-stripe", daemon=True
                 ).start()
+            except RuntimeError:  # the system refused a thread: as past the cap
+                with self._lock:
+                    self._count -= 1
+                return False
         self._calls.put(call)
+        return True
 
     def _work(self) -> None:
         while True:
             self._calls.get().run()
             with self._lock:
+                if self._idle >= MAX_IDLE:
+                    self._count -= 1
+                    return
                 self._idle += 1
 
 
 _workers = _Workers()
 
 
+def _refused(seconds: float) -> StripeUnavailableError:
+    logger.error(
+        "%s worker threads are busy with calls to Stripe, most of them "
+        "abandoned at the deadline and still waiting on the HTTP client's own "
+        "timeout; refusing this call at once (503). A shorter timeout on the "
+        "StripeClient's http_client frees them sooner.",
+        MAX_THREADS,
+    )
+    return StripeUnavailableError(
+        "Too many calls to Stripe are waiting.", retry_after=max(1, int(seconds))
+    )
+
+
 def call_within(
     seconds: float,
     function: Callable[[], T],
     on_late: Callable[[T], None] | None = None,
+    *,
+    inline: bool = False,
 ) -> T:
-    """``function()``, or :class:`StripeUnavailableError` after *seconds*."""
+    """``function()``, or :class:`StripeUnavailableError` after *seconds*.
+
+    *inline*: call it on this thread, bounded by the HTTP client alone (see
+    :func:`runs_inline`; and for a call already in the background, such as
+    the revocation of a late key, whose bound is the HTTP client's own).
+    """
+    if inline:
+        return function()
     call = _Call(function, on_late)
-    _workers.submit(call)  # type: ignore[arg-type]  # the queue holds calls of any result
+    if not _workers.submit(call):  # type: ignore[arg-type]  # the queue holds calls of any result
+        raise _refused(seconds)
     return call.wait(seconds)
 
 
@@ -164,10 +244,20 @@ async def acall_within(
     seconds: float,
     function: Callable[[], Awaitable[T]],
     on_late: Callable[[T], Awaitable[None]] | None = None,
+    *,
+    inline: bool = False,
 ) -> T:
-    """Same as :func:`call_within`, but async: ``await function()``, bounded."""
+    """Same as :func:`call_within`, but async: ``await function()``, bounded.
+
+    The call runs as a task of its own even *inline* (then with no
+    ``wait_for``): a caller that is cancelled, as an ASGI server cancels a
+    request whose browser left, abandons the call instead of cutting it, so
+    that a key Stripe issues meanwhile still reaches ``on_late``.
+    """
     task: asyncio.Future[T] = asyncio.ensure_future(function())
     try:
+        if inline:
+            return await asyncio.shield(task)
         return await asyncio.wait_for(asyncio.shield(task), seconds)
     except asyncio.TimeoutError:
         _abandon(task, on_late)
@@ -191,6 +281,139 @@ def _abandon(
     _late_tasks.add(task)
     task.add_done_callback(finished)
 
+
+# -- the HTTP client's own bound ---------------------------------------------
+
+
+def runs_inline(
+    client: stripe.StripeClient,
+    max_network_retries: int,
+    seconds: float,
+    *,
+    asynchronous: bool = False,
+) -> bool:
+    """Whether *client*'s HTTP client bounds a call within *seconds* on its own."""
+    bound = client_bound(client, max_network_retries, asynchronous=asynchronous)
+    return bound is not None and bound <= seconds
+
+
+def client_bound(
+    client: stripe.StripeClient,
+    max_network_retries: int,
+    *,
+    asynchronous: bool = False,
+) -> float | None:
+    """The most seconds a call through *client* can wait on Stripe, or ``None``.
+
+    Every attempt and the pauses between them, counted as the module
+    docstring says; ``None`` when the HTTP client is not one of
+    stripe-python's own or has no timeout: then the bound is unknown.
+    """
+    http: object = getattr(getattr(client, "_requestor", None), "_client", None)
+    if not isinstance(http, stripe.HTTPClient) or not _own_retries(http):
+        return None
+    if asynchronous:
+        transport: object = http
+        if _same(http, "request_async", stripe.HTTPClient):
+            transport = getattr(http, "_async_fallback_client", None)
+        attempt = _async_attempt_bound(transport)
+    else:
+        attempt = _attempt_bound(http)
+    if attempt is None:
+        return None
+    return (max_network_retries + 1) * attempt + _pauses(max_network_retries)
+
+
+def _own_retries(http: stripe.HTTPClient) -> bool:
+    """Whether *http* retries and pauses as stripe-python's ``HTTPClient`` does."""
+    return all(
+        _same(http, name, stripe.HTTPClient)
+        for name in (
+            "_request_with_retries_internal",
+            "_request_with_retries_internal_async",
+            "_sleep_time_seconds",
+            "_add_jitter_time",
+        )
+    )
+
+
+def _pauses(retries: int) -> float:
+    """stripe-python's pauses between *retries* + 1 attempts, at their longest."""
+    first = float(stripe.HTTPClient.INITIAL_DELAY)
+    most = float(stripe.HTTPClient.MAX_DELAY)
+    return sum(
+        (
+            max(first, min(first * 2.0 ** (retry - 1), most))
+            for retry in range(1, retries + 1)
+        ),
+        0.0,
+    )
+
+
+def _same(http: object, name: str, owner: type[object]) -> bool:
+    """Whether *http*'s class has *owner*'s own *name*, not an override."""
+    return getattr(type(http), name, None) is getattr(owner, name)
+
+
+def _attempt_bound(http: object) -> float | None:
+    requests_client = stripe.RequestsClient
+    if _same(http, "request", requests_client) and _same(
+        http, "_request_internal", requests_client
+    ):
+        timeout = getattr(http, "_timeout", None)
+        if isinstance(timeout, tuple) and len(timeout) == 2:
+            return _sum(*timeout)
+        return _sum(timeout, timeout)
+    if _same(http, "request", stripe.HTTPXClient):
+        return _httpx_attempt_bound(http)
+    return None
+
+
+def _async_attempt_bound(http: object) -> float | None:
+    if _same(http, "request_async", stripe.HTTPXClient):
+        return _httpx_attempt_bound(http)
+    if _same(http, "request_async", stripe.AIOHTTPClient) and _same(
+        http, "_get_request_args_kwargs", stripe.AIOHTTPClient
+    ):
+        timeout = getattr(http, "_timeout", None)
+        total = _seconds(timeout)  # a number is aiohttp's total
+        if total is None:
+            total = _seconds(getattr(timeout, "total", None))
+        if total is not None:
+            return total
+        connect = getattr(timeout, "connect", None)
+        if connect is None:
+            connect = getattr(timeout, "sock_connect", None)
+        return _sum(connect, getattr(timeout, "sock_read", None))
+    return None
+
+
+def _httpx_attempt_bound(http: object) -> float | None:
+    if not _same(http, "_get_request_args_kwargs", stripe.HTTPXClient):
+        return None
+    timeout = getattr(http, "_timeout", None)
+    if _seconds(timeout) is not None:
+        return _sum(timeout, timeout)
+    return _sum(getattr(timeout, "connect", None), getattr(timeout, "read", None))
+
+
+def _seconds(value: object) -> float | None:
+    """*value* as a positive, finite number of seconds, or ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not 0 < value < math.inf:
+        return None
+    return float(value)
+
+
+def _sum(connect: object, read: object) -> float | None:
+    first, second = _seconds(connect), _seconds(read)
+    if first is None or second is None:
+        return None
+    return first + second
+
+
+# -- the event loop -----------------------------------------------------------
 
 _client_loops: weakref.WeakKeyDictionary[
     stripe.StripeClient, weakref.ReferenceType[asyncio.AbstractEventLoop]
