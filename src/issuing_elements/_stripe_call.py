@@ -121,24 +121,33 @@ class _Call(Generic[T]):
         self.done = threading.Lock()
         self.done.acquire()
 
-    def run(self) -> None:
+    def run(self, free: Callable[[], bool]) -> bool:
+        """Run the call; *free()* marks its worker idle and says if it stays."""
         with self.state:
             if self.abandoned:
-                return  # the caller gave up before a worker was free: no call at all
+                return free()  # the caller gave up before a worker was free: no call
         try:
             self.result = self.function()
         except BaseException as error:  # noqa: BLE001 - handed to the caller as it is
             self.error = error
-        if self._finish() and self.error is None and self.on_late is not None:
-            self.on_late(self.result)  # type: ignore[arg-type]  # set when no error
+        if not self._finish():
+            # Idle before the caller wakes, so that its next call finds this worker.
+            stays = free()
+            self.done.release()
+            return stays
+        self.done.release()
+        if self.error is None and self.on_late is not None:
+            try:
+                self.on_late(self.result)  # type: ignore[arg-type]  # set when no error
+            except Exception:
+                logger.exception("Handling a Stripe call that finished late failed.")
+        return free()
 
     def _finish(self) -> bool:
         """Mark the call finished; whether its caller had given up on it."""
         with self.state:
             self.finished = True
-            late = self.abandoned
-        self.done.release()
-        return late
+            return self.abandoned
 
     def wait(self, seconds: float) -> T:
         if not self.done.acquire(timeout=seconds):
@@ -190,13 +199,17 @@ class _Workers:
         return True
 
     def _work(self) -> None:
-        while True:
-            self._calls.get().run()
-            with self._lock:
-                if self._idle >= MAX_IDLE:
-                    self._count -= 1
-                    return
-                self._idle += 1
+        while self._calls.get().run(self._free):
+            pass
+
+    def _free(self) -> bool:
+        """Count this worker idle, or retire it past :data:`MAX_IDLE`."""
+        with self._lock:
+            if self._idle >= MAX_IDLE:
+                self._count -= 1
+                return False
+            self._idle += 1
+            return True
 
 
 _workers = _Workers()
