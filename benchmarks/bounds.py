@@ -57,6 +57,7 @@ def bounded_client(url: str | None = None) -> stripe.StripeClient:
     if url is None:
         url = "http://127.0.0.1:9"
         session = requests.Session()
+        session.trust_env = False  # no proxy lookups in os.environ: less to dilute
         session.mount("http://", CannedAdapter())
     return stripe.StripeClient(
         SECRET_KEY,

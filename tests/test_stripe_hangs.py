@@ -237,6 +237,16 @@ def test_past_the_thread_cap_a_call_is_refused_at_once(
     )
 
 
+def test_sequential_calls_reuse_one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker counts itself idle before its caller wakes: no thread per call.
+    workers = stripe_call._Workers()
+    monkeypatch.setattr(stripe_call, "_workers", workers)
+
+    answers = [call_within(DEADLINE, lambda: "answer") for _ in range(50)]
+
+    assert (["answer"] * 50, 50, 1) == (answers, workers.submitted, workers._count)
+
+
 # -- the bound without the thread ----------------------------------------------
 
 
