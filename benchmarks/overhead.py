@@ -17,7 +17,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-from benchmarks import standin, subjects
+from benchmarks import bounds, standin, subjects
 from benchmarks.measure import interleaved
 from benchmarks.report import Row
 
@@ -110,9 +110,10 @@ def _memory_child(few: int, many: int) -> None:
 
 
 def run(scale: Scale) -> list[Row]:
-    rows = in_process(scale)
+    rows = in_process(scale) + bounds.in_process(scale)
     with standin.running() as server:
         rows = over_http(server.url, scale) + rows + connections(server, scale)
+        rows += bounds.over_http(server.url, scale)
     return rows + memory(scale)
 
 

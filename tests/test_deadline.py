@@ -173,7 +173,7 @@ def test_a_hung_stripe_is_logged(
         record.levelname
         for record in caplog.records
         if record.name == "issuing_elements"
-        and "did not answer within the issuer's deadline of 0.5 s"
+        and "did not answer within the request's deadline of 0.5 s"
         in record.getMessage()
     ]
 

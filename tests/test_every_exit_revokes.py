@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import stripe
@@ -26,6 +26,7 @@ from issuing_elements import (
     MemoryKeyLedger,
 )
 from issuing_elements.testing import FakeStripe
+from socket_stand_ins import HangUpServer
 
 CARD = "ic_aliceCard"
 JSON = "application/json"
@@ -224,3 +225,74 @@ def test_the_sync_methods_refuse_an_async_sink_and_revoke_the_key(
     answer = issuer.handle("alice", body=body(fake), content_type=JSON)
 
     assert (500, 1, []) == (answer.status, len(fake.keys), live_keys(fake))
+
+
+# -- a key whose answer was lost on the network ---------------------------
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.parametrize("twin", ["handle", "ahandle"])
+def test_a_key_whose_answer_was_lost_is_found_and_revoked(
+    fake: FakeStripe, twin: str
+) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), allow, max_network_retries=0
+    )
+    fake.drop_next(after_processing=True)  # Stripe issues the key; the answer is lost
+
+    async def ahandle() -> int:
+        answer = await issuer.ahandle("alice", body=body(fake), content_type=JSON)
+        # The search runs as a task of this loop: let it finish here.
+        await asyncio.to_thread(wait_until, lambda: live_keys(fake) == [])
+        return answer.status
+
+    if twin == "ahandle":
+        status = asyncio.run(ahandle())
+    else:
+        status = issuer.handle("alice", body=body(fake), content_type=JSON).status
+
+    assert (503, 1, True) == (
+        status,
+        len(fake.keys),
+        wait_until(lambda: live_keys(fake) == []),
+    )
+
+
+def test_a_key_that_cannot_be_found_again_is_logged_with_the_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with HangUpServer() as server:
+        client = stripe.StripeClient(
+            "sk_test_fakeKeyForLostAnswers",
+            base_addresses={"api": server.url},
+            http_client=stripe.HTTPXClient(timeout=2, allow_sync_methods=True),
+        )
+        issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+            client, allow, max_network_retries=0
+        )
+        answer = issuer.handle(
+            "alice",
+            body=json.dumps({"card_id": CARD, "nonce": "ephkn_pub_lost"}).encode(),
+            content_type=JSON,
+            headers={"X-Request-Id": "req-lost-42"},
+        )
+
+        def logged() -> bool:
+            return any(
+                "was lost" in record.getMessage()
+                and "req-lost-42" in record.getMessage()
+                and "issuing-elements-" in record.getMessage()
+                for record in caplog.records
+            )
+
+        found = wait_until(logged)
+
+    assert (503, 2, True) == (answer.status, len(server.heads), found)

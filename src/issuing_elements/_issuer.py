@@ -24,6 +24,7 @@ from ._flows import account_sessions, keys, revocation
 from ._origin import normalize_origins
 from ._page import check_page_options
 from ._settings import Settings
+from ._stripe_call import client_bound
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -153,6 +154,12 @@ class EphemeralKeyIssuer(Generic[UserT]):
             key_ledger=key_ledger,
             allowed_origins=normalize_origins(allowed_origins),
             account_sessions=account_sessions,
+            stripe_bound=client_bound(stripe_client, max_network_retries),
+            astripe_bound=client_bound(
+                stripe_client, max_network_retries, asynchronous=True
+            ),
+            limiter_in_process=_in_process(rate_limiter),
+            ledger_in_process=_in_process(key_ledger),
         )
 
     def __repr__(self) -> str:
@@ -412,6 +419,16 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> AccountSession:
         """Same as `create_account_session`, but async."""
         return await arun(account_sessions.create(self._settings, user, account))
+
+
+def _in_process(store: object) -> bool:
+    """Whether *store* is one of the library's in-memory stores, never slow."""
+    if store is None:
+        return False
+    from ._ledger import MemoryKeyLedger  # noqa: PLC0415 - loaded with a store only
+    from ._rate_limit import MemoryRateLimiter  # noqa: PLC0415 - the same
+
+    return isinstance(store, (MemoryKeyLedger, MemoryRateLimiter))
 
 
 def _check_deadline(deadline: object) -> None:

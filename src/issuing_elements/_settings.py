@@ -43,3 +43,11 @@ class Settings(Generic[UserT]):
     key_ledger: KeyLedger | None
     allowed_origins: frozenset[str] | None
     account_sessions: AccountSessionAuthorizer[UserT] | None = None
+    # How long the Stripe client's HTTP client can take over one call, sync
+    # and async (None: unknown); within what is left of a request's
+    # deadline, Stripe is called inline, without a worker thread.
+    stripe_bound: float | None = None
+    astripe_bound: float | None = None
+    # Stores that live in this process answer at once: no bound needed.
+    limiter_in_process: bool = False
+    ledger_in_process: bool = False

@@ -2,55 +2,109 @@
 
 stripe-python bounds one attempt by its HTTP client's timeout (80 seconds by
 default) and retries on top, so a Stripe that accepts a connection and never
-answers holds a request for minutes. Every call here has a hard deadline,
-whatever the HTTP client does: a sync call runs on a worker thread and the
-caller waits at most the deadline; an async call runs as a shielded task.
+answers holds a request for minutes. Every call here has a hard deadline:
+
+* **Inline**, when the HTTP client already bounds the call within the
+  deadline (:func:`client_bound`): the call runs on the caller's thread (or
+  task), and costs nothing extra. The issuer decides this once, at
+  construction.
+* **On a worker thread** otherwise (sync): the caller waits at most the
+  deadline. The async twin runs the call as a shielded task under
+  ``wait_for``.
+
 A call abandoned at its deadline finishes in the background, and a key it
 brings back after all is handed to ``on_late`` (the issuer revokes it), so
-that no key is left that nobody holds.
+that no key is left that nobody holds. ``on_late`` runs where the late call
+finished (its worker thread, or a task of its loop); a revocation from there
+is called inline (``inline=True``): bounded by the HTTP client's own
+timeout, not by the deadline, queued behind nothing.
+
+An abandoned call no longer counts against the workers that new calls need:
+every call gets an idle worker or a new one, so calls that hang do not make
+later calls wait. What remains is a safety valve on memory: past
+:data:`MAX_THREADS` worker threads alive at once (most of them then hung on
+a Stripe that does not answer, until their HTTP client gives up), a new call
+is refused at once with :class:`StripeUnavailableError` and one log line.
+Workers beyond :data:`MAX_IDLE` that fall idle exit.
 
 stripe-python's async HTTP clients keep one connection pool bound to the
 event loop that first used them; on any other loop a request can reach
 Stripe and still fail, losing the key it created. The async path therefore
 refuses, before calling Stripe, a client first used on another loop.
+
+How :func:`client_bound` counts, for stripe-python's own transports (any
+other transport, or one whose ``request`` / ``request_async`` or backoff is
+overridden, is unknown: the thread stays). One attempt is bounded by its
+connect timeout plus its read timeout: ``RequestsClient(timeout=t)`` and
+``HTTPXClient(timeout=t)`` by ``2 * t``, ``RequestsClient(timeout=(c, r))``
+and ``HTTPXClient(timeout=httpx.Timeout(r, connect=c))`` by ``c + r``,
+``AIOHTTPClient(timeout=t)`` by ``t`` (aiohttp's total);
+``UrllibClient`` (no timeout) is unknown. The call is ``max_network_retries
++ 1`` attempts plus stripe-python's pauses between them (at most 0.5 s, 1 s,
+2 s, 4 s, then 5 s each). Not counted: writing the small request body,
+waiting for a free connection in a full pool, and a response trickled slower
+than the read timeout allows per read; a hung Stripe does none of these.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .exceptions import ConfigurationError, StripeUnavailableError
+import stripe
+
+from .exceptions import (
+    ConfigurationError,
+    IssuingElementsError,
+    StripeUnavailableError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    import stripe
-
-__all__ = ["acall_within", "call_within", "check_event_loop"]
+__all__ = [
+    "acall_in_background",
+    "acall_within",
+    "call_in_background",
+    "call_within",
+    "check_event_loop",
+    "client_bound",
+    "runs_inline",
+]
 
 logger = logging.getLogger("issuing_elements")
 
 T = TypeVar("T")
 
-# Enough for the concurrency of any one process's web server; past it, calls
-# wait for a worker (and still answer by their deadline).
-MAX_WORKERS = 64
+# Worker threads alive at once, busy or idle: a safety valve on memory, far
+# above any one process's concurrency. Past it a call is refused at once.
+MAX_THREADS = 512
+# Idle workers kept for the next calls; one that falls idle beyond it exits.
+MAX_IDLE = 64
 
 
-def _deadline_error(seconds: float) -> StripeUnavailableError:
+def stripe_too_slow(
+    seconds: float, deadline: float | None = None
+) -> IssuingElementsError:
+    """What a call to Stripe past its deadline answers: 503, and one log line.
+
+    *seconds* is what was left of the request's *deadline* for the call.
+    """
     logger.error(
-        "Stripe did not answer within the issuer's deadline of %s s; answering "
-        "503. The call finishes in the background; a key it brings back is "
-        "revoked.",
+        "Stripe did not answer within the request's deadline of %s s (%.3g s "
+        "were left for it); answering 503. The call finishes in the "
+        "background; a key it brings back is revoked.",
+        seconds if deadline is None else deadline,
         seconds,
     )
     return StripeUnavailableError(
-        f"Stripe did not answer within {seconds} s.", retry_after=max(1, int(seconds))
+        f"Stripe did not answer within {seconds:.3g} s.",
+        retry_after=max(1, math.ceil(seconds)),
     )
 
 
@@ -64,15 +118,20 @@ class _Call(Generic[T]):
         "finished",
         "function",
         "on_late",
+        "on_timeout",
         "result",
         "state",
     )
 
     def __init__(
-        self, function: Callable[[], T], on_late: Callable[[T], None] | None
+        self,
+        function: Callable[[], T],
+        on_late: Callable[[T], None] | None,
+        on_timeout: Callable[[float], IssuingElementsError],
     ) -> None:
         self.function = function
         self.on_late = on_late
+        self.on_timeout = on_timeout
         self.result: T | None = None
         self.error: BaseException | None = None
         self.finished = False
@@ -81,41 +140,51 @@ class _Call(Generic[T]):
         self.done = threading.Lock()
         self.done.acquire()
 
-    def run(self) -> None:
+    def run(self, free: Callable[[], bool]) -> bool:
+        """Run the call; *free()* marks its worker idle and says if it stays."""
         with self.state:
             if self.abandoned:
-                return  # the caller gave up before a worker was free: no call at all
+                return free()  # the caller gave up before a worker was free: no call
         try:
             self.result = self.function()
         except BaseException as error:  # noqa: BLE001 - handed to the caller as it is
             self.error = error
-        if self._finish() and self.error is None and self.on_late is not None:
-            self.on_late(self.result)  # type: ignore[arg-type]  # set when no error
+        if not self._finish():
+            # Idle before the caller wakes, so that its next call finds this worker.
+            stays = free()
+            self.done.release()
+            return stays
+        self.done.release()
+        if self.error is None and self.on_late is not None:
+            try:
+                self.on_late(self.result)  # type: ignore[arg-type]  # set when no error
+            except Exception:
+                logger.exception("Handling a Stripe call that finished late failed.")
+        return free()
 
     def _finish(self) -> bool:
         """Mark the call finished; whether its caller had given up on it."""
         with self.state:
             self.finished = True
-            late = self.abandoned
-        self.done.release()
-        return late
+            return self.abandoned
 
     def wait(self, seconds: float) -> T:
         if not self.done.acquire(timeout=seconds):
             with self.state:
                 self.abandoned = not self.finished
             if self.abandoned:
-                raise _deadline_error(seconds)
+                raise self.on_timeout(seconds)
         if self.error is not None:
             raise self.error
         return self.result  # type: ignore[return-value]  # set when no error
 
 
 class _Workers:
-    """Daemon worker threads, started on demand, at most :data:`MAX_WORKERS`.
+    """Daemon worker threads, started on demand, at most :data:`MAX_THREADS`.
 
-    Daemon threads, unlike :mod:`concurrent.futures`' workers, never make the
-    interpreter wait at exit for a call that hangs.
+    Every call gets an idle worker or a new one, never a queue behind calls
+    that hang. Daemon threads, unlike :mod:`concurrent.futures`' workers,
+    never make the interpreter wait at exit for a call that hangs.
     """
 
     def __init__(self) -> None:
@@ -123,37 +192,102 @@ class _Workers:
         self._lock = threading.Lock()
         self._idle = 0
         self._count = 0
+        self.submitted = 0  # calls handed to a worker, ever: tests read it
 
-    def submit(self, call: _Call[object]) -> None:
+    def submit(self, call: _Call[object]) -> bool:
+        """Hand *call* to a worker; ``False`` when :data:`MAX_THREADS` are busy."""
         with self._lock:
-            if self._idle:
+            start = not self._idle
+            if not start:
                 self._idle -= 1  # reserved for this call
-            elif self._count < MAX_WORKERS:
+            elif self._count < MAX_THREADS:
                 self._count += 1
+            else:
+                return False
+            self.submitted += 1
+        if start:
+            try:
                 threading.Thread(
                     target=self._work, name="issuing-elements-stripe", daemon=True
                 ).start()
+            except RuntimeError:  # the system refused a thread: as past the cap
+                with self._lock:
+                    self._count -= 1
+                return False
         self._calls.put(call)
+        return True
 
     def _work(self) -> None:
-        while True:
-            self._calls.get().run()
-            with self._lock:
-                self._idle += 1
+        while self._calls.get().run(self._free):
+            pass
+
+    def _free(self) -> bool:
+        """Count this worker idle, or retire it past :data:`MAX_IDLE`."""
+        with self._lock:
+            if self._idle >= MAX_IDLE:
+                self._count -= 1
+                return False
+            self._idle += 1
+            return True
 
 
 _workers = _Workers()
+
+
+def _refused(seconds: float) -> StripeUnavailableError:
+    logger.error(
+        "%s worker threads are busy with calls to Stripe, most of them "
+        "abandoned at the deadline and still waiting on the HTTP client's own "
+        "timeout; refusing this call at once (503). A shorter timeout on the "
+        "StripeClient's http_client frees them sooner.",
+        MAX_THREADS,
+    )
+    return StripeUnavailableError(
+        "Too many calls to Stripe are waiting.", retry_after=max(1, int(seconds))
+    )
 
 
 def call_within(
     seconds: float,
     function: Callable[[], T],
     on_late: Callable[[T], None] | None = None,
+    *,
+    inline: bool = False,
+    on_timeout: Callable[[float], IssuingElementsError] = stripe_too_slow,
 ) -> T:
-    """``function()``, or :class:`StripeUnavailableError` after *seconds*."""
-    call = _Call(function, on_late)
-    _workers.submit(call)  # type: ignore[arg-type]  # the queue holds calls of any result
+    """``function()``, or ``on_timeout(seconds)`` raised after *seconds*.
+
+    *inline*: call it on this thread, bounded by the HTTP client alone (see
+    `runs_inline`; and for a call already in the background, such as
+    the revocation of a late key, whose bound is the HTTP client's own).
+    *on_timeout* says who was too slow (Stripe, unless told otherwise: a
+    Redis store too runs here) and logs it.
+    """
+    if inline:
+        return function()
+    call = _Call(function, on_late, on_timeout)
+    if not _workers.submit(call):  # type: ignore[arg-type]  # the queue holds calls of any result
+        raise _refused(seconds)
     return call.wait(seconds)
+
+
+def call_in_background(function: Callable[[], object]) -> None:
+    """``function()`` on a worker thread; nobody waits for it.
+
+    For cleanup after a request has its answer (finding a key whose answer
+    was lost); *function* handles its own errors. Past `MAX_THREADS`, it is
+    run on this thread instead: cleanup is never dropped.
+    """
+    call: _Call[object] = _Call(function, None, stripe_too_slow)
+    if not _workers.submit(call):
+        function()
+
+
+def acall_in_background(function: Callable[[], Awaitable[object]]) -> None:
+    """Same as :func:`call_in_background`, but a task of the running loop."""
+    task = asyncio.ensure_future(function())
+    _late_tasks.add(task)
+    task.add_done_callback(_late_tasks.discard)
 
 
 # Tasks abandoned at their deadline, kept alive until they finish.
@@ -164,14 +298,25 @@ async def acall_within(
     seconds: float,
     function: Callable[[], Awaitable[T]],
     on_late: Callable[[T], Awaitable[None]] | None = None,
+    *,
+    inline: bool = False,
+    on_timeout: Callable[[float], IssuingElementsError] = stripe_too_slow,
 ) -> T:
-    """Same as :func:`call_within`, but async: ``await function()``, bounded."""
+    """Same as :func:`call_within`, but async: ``await function()``, bounded.
+
+    The call runs as a task of its own even *inline* (then with no
+    ``wait_for``): a caller that is cancelled, as an ASGI server cancels a
+    request whose browser left, abandons the call instead of cutting it, so
+    that a key Stripe issues meanwhile still reaches ``on_late``.
+    """
     task: asyncio.Future[T] = asyncio.ensure_future(function())
     try:
+        if inline:
+            return await asyncio.shield(task)
         return await asyncio.wait_for(asyncio.shield(task), seconds)
     except asyncio.TimeoutError:
         _abandon(task, on_late)
-        raise _deadline_error(seconds) from None
+        raise on_timeout(seconds) from None
     except asyncio.CancelledError:
         _abandon(task, on_late)  # the caller went away; the call goes on
         raise
@@ -191,6 +336,139 @@ def _abandon(
     _late_tasks.add(task)
     task.add_done_callback(finished)
 
+
+# -- the HTTP client's own bound ---------------------------------------------
+
+
+def runs_inline(
+    client: stripe.StripeClient,
+    max_network_retries: int,
+    seconds: float,
+    *,
+    asynchronous: bool = False,
+) -> bool:
+    """Whether *client*'s HTTP client bounds a call within *seconds* on its own."""
+    bound = client_bound(client, max_network_retries, asynchronous=asynchronous)
+    return bound is not None and bound <= seconds
+
+
+def client_bound(
+    client: stripe.StripeClient,
+    max_network_retries: int,
+    *,
+    asynchronous: bool = False,
+) -> float | None:
+    """The most seconds a call through *client* can wait on Stripe, or ``None``.
+
+    Every attempt and the pauses between them, counted as the module
+    docstring says; ``None`` when the HTTP client is not one of
+    stripe-python's own or has no timeout: then the bound is unknown.
+    """
+    http: object = getattr(getattr(client, "_requestor", None), "_client", None)
+    if not isinstance(http, stripe.HTTPClient) or not _own_retries(http):
+        return None
+    if asynchronous:
+        transport: object = http
+        if _same(http, "request_async", stripe.HTTPClient):
+            transport = getattr(http, "_async_fallback_client", None)
+        attempt = _async_attempt_bound(transport)
+    else:
+        attempt = _attempt_bound(http)
+    if attempt is None:
+        return None
+    return (max_network_retries + 1) * attempt + _pauses(max_network_retries)
+
+
+def _own_retries(http: stripe.HTTPClient) -> bool:
+    """Whether *http* retries and pauses as stripe-python's ``HTTPClient`` does."""
+    return all(
+        _same(http, name, stripe.HTTPClient)
+        for name in (
+            "_request_with_retries_internal",
+            "_request_with_retries_internal_async",
+            "_sleep_time_seconds",
+            "_add_jitter_time",
+        )
+    )
+
+
+def _pauses(retries: int) -> float:
+    """stripe-python's pauses between *retries* + 1 attempts, at their longest."""
+    first = float(stripe.HTTPClient.INITIAL_DELAY)
+    most = float(stripe.HTTPClient.MAX_DELAY)
+    return sum(
+        (
+            max(first, min(first * 2.0 ** (retry - 1), most))
+            for retry in range(1, retries + 1)
+        ),
+        0.0,
+    )
+
+
+def _same(http: object, name: str, owner: type[object]) -> bool:
+    """Whether *http*'s class has *owner*'s own *name*, not an override."""
+    return getattr(type(http), name, None) is getattr(owner, name)
+
+
+def _attempt_bound(http: object) -> float | None:
+    requests_client = stripe.RequestsClient
+    if _same(http, "request", requests_client) and _same(
+        http, "_request_internal", requests_client
+    ):
+        timeout = getattr(http, "_timeout", None)
+        if isinstance(timeout, tuple) and len(timeout) == 2:
+            return _sum(*timeout)
+        return _sum(timeout, timeout)
+    if _same(http, "request", stripe.HTTPXClient):
+        return _httpx_attempt_bound(http)
+    return None
+
+
+def _async_attempt_bound(http: object) -> float | None:
+    if _same(http, "request_async", stripe.HTTPXClient):
+        return _httpx_attempt_bound(http)
+    if _same(http, "request_async", stripe.AIOHTTPClient) and _same(
+        http, "_get_request_args_kwargs", stripe.AIOHTTPClient
+    ):
+        timeout = getattr(http, "_timeout", None)
+        total = _seconds(timeout)  # a number is aiohttp's total
+        if total is None:
+            total = _seconds(getattr(timeout, "total", None))
+        if total is not None:
+            return total
+        connect = getattr(timeout, "connect", None)
+        if connect is None:
+            connect = getattr(timeout, "sock_connect", None)
+        return _sum(connect, getattr(timeout, "sock_read", None))
+    return None
+
+
+def _httpx_attempt_bound(http: object) -> float | None:
+    if not _same(http, "_get_request_args_kwargs", stripe.HTTPXClient):
+        return None
+    timeout = getattr(http, "_timeout", None)
+    if _seconds(timeout) is not None:
+        return _sum(timeout, timeout)
+    return _sum(getattr(timeout, "connect", None), getattr(timeout, "read", None))
+
+
+def _seconds(value: object) -> float | None:
+    """*value* as a positive, finite number of seconds, or ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not 0 < value < math.inf:
+        return None
+    return float(value)
+
+
+def _sum(connect: object, read: object) -> float | None:
+    first, second = _seconds(connect), _seconds(read)
+    if first is None or second is None:
+        return None
+    return first + second
+
+
+# -- the event loop -----------------------------------------------------------
 
 _client_loops: weakref.WeakKeyDictionary[
     stripe.StripeClient, weakref.ReferenceType[asyncio.AbstractEventLoop]

@@ -24,7 +24,6 @@ from issuing_elements._authorize import (
     session_authorizer_failed,
 )
 from issuing_elements._components import AccountSessionRequest
-from issuing_elements._driver import wait
 from issuing_elements._ids import is_account_id
 from issuing_elements._redact import check_console_logging
 from issuing_elements._request import (
@@ -39,7 +38,6 @@ from issuing_elements._stripe_api import (
     session_params,
     translate,
 )
-from issuing_elements._stripe_call import acall_within, call_within, check_event_loop
 from issuing_elements.exceptions import (
     ConfigurationError,
     InvalidRequestError,
@@ -52,8 +50,10 @@ from .steps import (
     as_outcome,
     audit,
     audit_quietly,
+    call_stripe,
     consult,
     count,
+    deadline_of,
     logger,
     stripe_options,
     unexpected,
@@ -134,6 +134,7 @@ def _exchange(
         user_agent=context.header("user-agent"),
         client_ip=context.client_ip,
     )
+    deadline_at = deadline_of(settings)
     try:
         authorizer = _authorizer(settings)
         admitted = admit(settings, context, user)
@@ -145,6 +146,7 @@ def _exchange(
             settings,
             user_id,
             request.account or f"{user_id}:account_session",
+            deadline_at,
             subject="account",
         )
         verdict = yield from consult(
@@ -154,7 +156,7 @@ def _exchange(
         )
         grant = decide_session(verdict, request)
         trail.stripe_account = grant.account
-        session = yield from _create(settings, grant)
+        session = yield from _create(settings, grant, deadline_at)
         result = finish(session)
         yield from audit(
             settings,
@@ -186,33 +188,25 @@ def _authorizer(settings: Settings[UserT]) -> AccountSessionAuthorizer[UserT]:
 
 
 def _create(
-    settings: Settings[UserT], grant: AccountSessionGrant
+    settings: Settings[UserT], grant: AccountSessionGrant, deadline_at: float
 ) -> Flow[AccountSession]:
     """``POST /v1/account_sessions`` within the deadline; the answer checked.
 
     The platform creates the session for the account, which ``account``
-    names: no ``Stripe-Account`` header.
+    names: no ``Stripe-Account`` header. A session that comes after the
+    deadline is dropped: Stripe cannot revoke one, and it expires.
     """
     check_console_logging()
-    client = settings.client
-    sessions = client.v1.account_sessions
+    sessions = settings.client.v1.account_sessions
     params = session_params(grant)
     options = stripe_options(settings, None, idempotent=True)
-
-    def synchronous() -> object:
-        return call_within(
-            settings.deadline, lambda: sessions.create(params=params, options=options)
-        )
-
-    async def asynchronous() -> object:
-        check_event_loop(client)
-        return await acall_within(
-            settings.deadline,
+    try:
+        response = yield from call_stripe(
+            settings,
+            deadline_at,
+            lambda: sessions.create(params=params, options=options),
             lambda: sessions.create_async(params=params, options=options),
         )
-
-    try:
-        response = yield from wait(synchronous, asynchronous)
     except stripe.StripeError as error:
         raise translate(error, action=CREATE_SESSION) from None
     return account_session(response, grant)

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, TypeVar
 import stripe
 
 from issuing_elements._audit import Trail
-from issuing_elements._driver import wait
 from issuing_elements._page import page_fields
 from issuing_elements._records import MobileKeyRequest
 from issuing_elements._redact import check_console_logging
@@ -46,7 +45,6 @@ from issuing_elements._stripe_api import (
     key_id_of,
     translate,
 )
-from issuing_elements._stripe_call import acall_within, call_within, check_event_loop
 from issuing_elements.exceptions import (
     CardNotFoundError,
     ConfigurationError,
@@ -54,14 +52,17 @@ from issuing_elements.exceptions import (
     ServerMisconfiguredError,
 )
 
-from .revocation import arevoke_late, revoke_late, revoke_orphan
+from .revocation import arevoke_late, find_lost_key, revoke_late, revoke_orphan
 from .steps import (
     admit,
     as_outcome,
     audit,
     audit_quietly,
     authorize,
+    call_store,
+    call_stripe,
     count,
+    deadline_of,
     stripe_options,
     unexpected,
     user_id_of,
@@ -239,6 +240,7 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
     )
     key: IssuedKey | None = None
     started = time.time()
+    deadline_at = deadline_of(settings)
     try:
         admitted = admit(settings, context, user)
         trail.user_id = user_id = user_id_of(settings, admitted)
@@ -249,12 +251,19 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
             else (asked, None)
         )
         trail.card_id = request.card_id
-        yield from count(settings, user_id, request.card_id)
+        yield from count(settings, user_id, request.card_id, deadline_at)
         grant = yield from authorize(settings, admitted, request)
         trail.stripe_account = grant.stripe_account
-        key = yield from _create(settings, request, grant, trail, api_version)
+        key = yield from _create(
+            settings,
+            request,
+            grant,
+            trail,
+            api_version=api_version,
+            deadline_at=deadline_at,
+        )
         trail.key_id = key.id
-        yield from _remember(settings, user_id, key, started)
+        yield from _remember(settings, user_id, key, started, deadline_at)
         result = finish(key)
         yield from audit(
             settings, trail.event(action, "granted", "Stripe issued a key.")
@@ -280,44 +289,48 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
     return result
 
 
-def _create(
+def _create(  # noqa: PLR0913 - what was asked and granted, under which version, by when
     settings: Settings[UserT],
     request: KeyRequest,
     grant: Grant,
     trail: Trail,
+    *,
     api_version: str | None,
+    deadline_at: float,
 ) -> Flow[IssuedKey]:
     """``POST /v1/ephemeral_keys`` within the deadline; the answer checked.
 
     *api_version* is a mobile SDK's; a page's key is made under the issuer's.
     """
     check_console_logging()
-    client = settings.client
-    keys = client.v1.ephemeral_keys
+    keys = settings.client.v1.ephemeral_keys
     params = create_params(request)
     account = grant.stripe_account
     options = stripe_options(
         settings, account, idempotent=True, api_version=api_version
     )
 
-    def synchronous() -> object:
-        return call_within(
-            settings.deadline,
-            lambda: keys.create(params=params, options=options),
-            lambda late: revoke_late(settings, late, account),
-        )
-
-    async def asynchronous() -> object:
-        check_event_loop(client)
-        return await acall_within(
-            settings.deadline,
-            lambda: keys.create_async(params=params, options=options),
-            lambda late: arevoke_late(settings, late, account),
-        )
-
     try:
-        response = yield from wait(synchronous, asynchronous)
+        response = yield from call_stripe(
+            settings,
+            deadline_at,
+            lambda: keys.create(params=params, options=options),
+            lambda: keys.create_async(params=params, options=options),
+            late=lambda answer: revoke_late(settings, answer, account),
+            alate=lambda answer: arevoke_late(settings, answer, account),
+        )
     except stripe.StripeError as error:
+        if isinstance(error, stripe.APIConnectionError):
+            # The answer may be lost, not the key: look for it, in the background.
+            yield from find_lost_key(
+                settings,
+                lambda: keys.create(params=params, options=options),
+                lambda: keys.create_async(params=params, options=options),
+                stripe_account=account,
+                card_id=request.card_id,
+                idempotency_key=options.get("idempotency_key") or "",
+                request_id=trail.request_id,
+            )
         raise translate(error, action=CREATE) from None
     try:
         return issued_key(response, request, grant, api_version)
@@ -330,7 +343,11 @@ def _create(
 
 
 def _remember(
-    settings: Settings[UserT], user_id: str | None, key: IssuedKey, started: float
+    settings: Settings[UserT],
+    user_id: str | None,
+    key: IssuedKey,
+    started: float,
+    deadline_at: float,
 ) -> Flow[None]:
     """Record *key* in the key ledger, if there is one; then look for tombstones.
 
@@ -346,12 +363,24 @@ def _remember(
     if user_id is None:
         raise ConfigurationError("A key ledger needs user_id= for these users.")
     entry = _live_key(user_id, key)
-    yield from wait(lambda: ledger.record(entry), lambda: ledger.arecord(entry))
+    in_process = settings.ledger_in_process
+    yield from call_store(
+        "key ledger",
+        ledger,
+        deadline_at,
+        lambda: ledger.record(entry),
+        lambda: ledger.arecord(entry),
+        in_process=in_process,
+    )
     since = started - CLOCK_MARGIN
     card_id = key.card_id
-    revoked = yield from wait(
+    revoked = yield from call_store(
+        "key ledger",
+        ledger,
+        deadline_at,
         lambda: ledger.revoked_since(user_id=user_id, card_id=card_id, since=since),
         lambda: ledger.arevoked_since(user_id=user_id, card_id=card_id, since=since),
+        in_process=in_process,
     )
     if revoked:
         logger.warning(

@@ -9,7 +9,7 @@ asked to keep.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import stripe
 
@@ -17,22 +17,33 @@ from issuing_elements._audit import Trail
 from issuing_elements._driver import arun, run, wait
 from issuing_elements._ids import is_account_id, is_card_id, is_key_id
 from issuing_elements._stripe_api import REVOKE, key_id_of, translate
-from issuing_elements._stripe_call import acall_within, call_within, check_event_loop
+from issuing_elements._stripe_call import acall_in_background, call_in_background
 from issuing_elements.exceptions import (
     ConfigurationError,
     InvalidRequestError,
     IssuingElementsError,
 )
 
-from .steps import as_outcome, audit_quietly, stripe_options
+from .steps import (
+    as_outcome,
+    audit_quietly,
+    call_store,
+    call_stripe,
+    deadline_of,
+    stripe_options,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from issuing_elements._authorize import UserT
     from issuing_elements._driver import Flow
     from issuing_elements._ledger import KeyLedger, LiveKey
     from issuing_elements._settings import Settings
 
 logger = logging.getLogger("issuing_elements")
+
+T = TypeVar("T")
 
 
 def revoke(
@@ -71,12 +82,15 @@ def revoke_all(
             raise ConfigurationError("user_id must be a non-empty string.")
         uid = user_id
         # The tombstone first, then the read: see _flows.keys._remember.
-        yield from wait(
+        yield from _ask_ledger(
+            settings,
             lambda: ledger.mark_revoked(user_id=uid),
             lambda: ledger.amark_revoked(user_id=uid),
         )
-        found = yield from wait(
-            lambda: ledger.keys_for_user(uid), lambda: ledger.akeys_for_user(uid)
+        found = yield from _ask_ledger(
+            settings,
+            lambda: ledger.keys_for_user(uid),
+            lambda: ledger.akeys_for_user(uid),
         )
         why = "Revoking every key of the user."
     else:
@@ -85,12 +99,15 @@ def revoke_all(
                 "card_id must be an Issuing card id (ic_...).", field="card_id"
             )
         cid = card_id
-        yield from wait(
+        yield from _ask_ledger(
+            settings,
             lambda: ledger.mark_revoked(card_id=cid),
             lambda: ledger.amark_revoked(card_id=cid),
         )
-        found = yield from wait(
-            lambda: ledger.keys_for_card(cid), lambda: ledger.akeys_for_card(cid)
+        found = yield from _ask_ledger(
+            settings,
+            lambda: ledger.keys_for_card(cid),
+            lambda: ledger.akeys_for_card(cid),
         )
         why = "Revoking every key of the card."
     revoked = 0
@@ -112,7 +129,9 @@ def _revoke_entry(
         yield from delete(settings, entry.key_id, entry.stripe_account)
     except InvalidRequestError as gone:
         # Stripe has no such key any more: revoked or expired already.
-        yield from wait(lambda: ledger.forget(entry), lambda: ledger.aforget(entry))
+        yield from _ask_ledger(
+            settings, lambda: ledger.forget(entry), lambda: ledger.aforget(entry)
+        )
         yield from audit_quietly(settings, trail.event("revoke", gone, f"{why} {gone}"))
         return 0
     except IssuingElementsError as failure:
@@ -126,32 +145,53 @@ def _revoke_entry(
             settings, trail.event("revoke", failure, f"{why} {failure}")
         )
         return 0
-    yield from wait(lambda: ledger.forget(entry), lambda: ledger.aforget(entry))
+    yield from _ask_ledger(
+        settings, lambda: ledger.forget(entry), lambda: ledger.aforget(entry)
+    )
     yield from audit_quietly(settings, trail.event("revoke", "revoked", why))
     return 1
 
 
+def _ask_ledger(
+    settings: Settings[UserT],
+    synchronous: Callable[[], T],
+    asynchronous: Callable[[], Awaitable[T]],
+) -> Flow[T]:
+    """One call to the key ledger, within a deadline of its own."""
+    return (
+        yield from call_store(
+            "key ledger",
+            settings.key_ledger,
+            deadline_of(settings),
+            synchronous,
+            asynchronous,
+            in_process=settings.ledger_in_process,
+        )
+    )
+
+
 def delete(
-    settings: Settings[UserT], key_id: str, stripe_account: str | None
+    settings: Settings[UserT],
+    key_id: str,
+    stripe_account: str | None,
+    *,
+    in_background: bool = False,
 ) -> Flow[None]:
-    """``DELETE /v1/ephemeral_keys/{key_id}``, within the deadline."""
-    client = settings.client
-    keys = client.v1.ephemeral_keys
+    """``DELETE /v1/ephemeral_keys/{key_id}``, within a deadline of its own.
+
+    *in_background*: the revocation of a key that came after its request's
+    deadline, already off the request's path: bounded by the HTTP client.
+    """
+    keys = settings.client.v1.ephemeral_keys
     options = stripe_options(settings, stripe_account, idempotent=False)
-
-    def synchronous() -> object:
-        return call_within(
-            settings.deadline, lambda: keys.delete(key_id, options=options)
-        )
-
-    async def asynchronous() -> object:
-        check_event_loop(client)
-        return await acall_within(
-            settings.deadline, lambda: keys.delete_async(key_id, options=options)
-        )
-
     try:
-        yield from wait(synchronous, asynchronous)
+        yield from call_stripe(
+            settings,
+            deadline_of(settings),
+            lambda: keys.delete(key_id, options=options),
+            lambda: keys.delete_async(key_id, options=options),
+            in_background=in_background,
+        )
     except stripe.StripeError as error:
         raise translate(error, action=REVOKE) from None
 
@@ -168,10 +208,14 @@ def revoke_orphan(
 
 
 def _delete_quietly(
-    settings: Settings[UserT], key_id: str, stripe_account: str | None
+    settings: Settings[UserT],
+    key_id: str,
+    stripe_account: str | None,
+    *,
+    in_background: bool = False,
 ) -> Flow[bool]:
     try:
-        yield from delete(settings, key_id, stripe_account)
+        yield from delete(settings, key_id, stripe_account, in_background=in_background)
     except Exception as error:  # noqa: BLE001 - best effort, and said loudly
         logger.error(  # noqa: TRY400 - the error is named; no traceback needed
             "Could not revoke key %s, which was issued but not handed out "
@@ -190,7 +234,7 @@ def revoke_late(
     """Revoke the key in a Stripe answer that came after its caller gave up."""
     key_id = key_id_of(response)
     if key_id is not None:
-        run(_delete_quietly(settings, key_id, stripe_account))
+        run(_delete_quietly(settings, key_id, stripe_account, in_background=True))
 
 
 async def arevoke_late(
@@ -199,7 +243,74 @@ async def arevoke_late(
     """Same as :func:`revoke_late`, but async."""
     key_id = key_id_of(response)
     if key_id is not None:
-        await arun(_delete_quietly(settings, key_id, stripe_account))
+        await arun(
+            _delete_quietly(settings, key_id, stripe_account, in_background=True)
+        )
+
+
+def find_lost_key(  # noqa: PLR0913 - the call to repeat, and what names it in the log
+    settings: Settings[UserT],
+    create: Callable[[], object],
+    acreate: Callable[[], Awaitable[object]],
+    *,
+    stripe_account: str | None,
+    card_id: str,
+    idempotency_key: str,
+    request_id: str | None,
+) -> Flow[None]:
+    """After a create whose answer was lost on the network: find the key, revoke it.
+
+    Stripe may have issued a key whose answer never arrived. Asked again
+    with the same idempotency key, Stripe answers as it did the first time
+    (or makes the key now, if the first never reached it); either way the
+    key is revoked. This runs in the background, after the request has its
+    answer; if Stripe still cannot be reached, the loss is logged with the
+    idempotency key and the request id.
+    """
+
+    def lost(error: stripe.StripeError) -> None:
+        if not isinstance(error, stripe.APIConnectionError):
+            return  # Stripe's own answer: no key was made
+        logger.error(
+            "Stripe's answer to the key request for card %s was lost, and "
+            "asking again failed too (%s): a key Stripe may have issued could "
+            "not be revoked; it expires on its own. Idempotency key %s, "
+            "request id %s.",
+            card_id,
+            type(error).__name__,
+            idempotency_key,
+            request_id,
+        )
+
+    def synchronous() -> None:
+        try:
+            response = create()
+        except stripe.StripeError as error:
+            lost(error)
+            return
+        revoke_late(settings, response, stripe_account)
+
+    async def asynchronous() -> None:
+        try:
+            response = await acreate()
+        except stripe.StripeError as error:
+            lost(error)
+            return
+        await arevoke_late(settings, response, stripe_account)
+
+    yield from wait(
+        lambda: call_in_background(synchronous),
+        _scheduler(asynchronous),
+    )
+
+
+def _scheduler(
+    asynchronous: Callable[[], Awaitable[None]],
+) -> Callable[[], Awaitable[None]]:
+    async def schedule() -> None:
+        acall_in_background(asynchronous)
+
+    return schedule
 
 
 def _check_revoke(key_id: object, stripe_account: object) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import logging
 import math
+import time
 from typing import TYPE_CHECKING, TypeVar
 
 from issuing_elements._audit import log_audit_event
@@ -18,16 +19,23 @@ from issuing_elements._authorize import authorizer_failed, decide, refuse_awaita
 from issuing_elements._driver import wait
 from issuing_elements._origin import check_origin
 from issuing_elements._stripe_api import request_options
+from issuing_elements._stripe_call import (
+    acall_within,
+    call_within,
+    check_event_loop,
+    stripe_too_slow,
+)
 from issuing_elements.exceptions import (
     ConfigurationError,
     IssuingElementsError,
     RateLimitedError,
     ServerMisconfiguredError,
+    ServiceUnavailableError,
     UnauthenticatedError,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     import stripe
 
@@ -41,6 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("issuing_elements")
 
 U = TypeVar("U")
+T = TypeVar("T")
 
 
 def admit(settings: Settings[U], context: RequestContext, user: U | None) -> U:
@@ -76,28 +85,157 @@ def count(
     settings: Settings[UserT],
     user_id: str | None,
     card_id: str,
+    deadline_at: float,
     *,
     subject: str = "card",
 ) -> Flow[None]:
     """Count one request against the rate limits; over them, refuse (429).
 
     *card_id* is the limiter's second key; *subject* names it in the log.
+    The limiter answers by *deadline_at* (``time.monotonic()``), or the
+    request is answered 503 (allowed, for a limiter built ``fail_open``).
     """
     limiter = settings.rate_limiter
     if limiter is None:
         return
     if user_id is None:
         raise ConfigurationError("A rate limiter needs user_id= for these users.")
-    retry_in = yield from wait(
-        lambda: limiter.hit(user_id, card_id),
-        lambda: limiter.ahit(user_id, card_id),
-    )
+    try:
+        retry_in = yield from call_store(
+            "rate limiter",
+            limiter,
+            deadline_at,
+            lambda: limiter.hit(user_id, card_id),
+            lambda: limiter.ahit(user_id, card_id),
+            in_process=settings.limiter_in_process,
+        )
+    except ServiceUnavailableError:
+        if getattr(limiter, "fail_open", False) is not True:
+            raise
+        logger.warning("Allowing the request unlimited (fail_open=True).")
+        return
     if retry_in is not None:
         seconds = math.ceil(float(retry_in))
         logger.info(
             "Rate limit reached for %s %s; retry in %s s.", subject, card_id, seconds
         )
         raise RateLimitedError("The rate limit is reached.", retry_after=seconds)
+
+
+def call_store(  # noqa: PLR0913 - what it is, by when, and its two ways
+    what: str,
+    store: object,
+    deadline_at: float,
+    synchronous: Callable[[], T],
+    asynchronous: Callable[[], Awaitable[T]],
+    *,
+    in_process: bool,
+) -> Flow[T]:
+    """A call to the rate limiter or the key ledger, answered by *deadline_at*.
+
+    Whatever the store's client does (redis-py's own timeouts and retries
+    included), the request waits no longer than its deadline: then 503
+    ``service_unavailable``, and one log line names the store. The
+    library's in-memory stores answer at once, and are called as they are.
+    """
+    if in_process:
+        return (yield from wait(synchronous, asynchronous))
+
+    def too_slow(seconds: float) -> IssuingElementsError:
+        logger.error(
+            "The %s (%s) did not answer within the request's deadline (%.3g s "
+            "were left for it); answering 503. Give its Redis client a "
+            "socket_timeout and a bounded retry, so that it gives up sooner.",
+            what,
+            type(store).__name__,
+            seconds,
+        )
+        return ServiceUnavailableError(
+            f"The {what} did not answer in time.",
+            retry_after=max(1, math.ceil(seconds)),
+        )
+
+    def bounded() -> T:
+        return call_within(
+            remaining(deadline_at, f"the {what}"), synchronous, on_timeout=too_slow
+        )
+
+    async def abounded() -> T:
+        seconds = remaining(deadline_at, f"the {what}")
+        try:
+            return await asyncio.wait_for(asynchronous(), seconds)
+        except asyncio.TimeoutError:
+            raise too_slow(seconds) from None
+
+    return (yield from wait(bounded, abounded))
+
+
+def call_stripe(  # noqa: PLR0913 - by when, the two ways, and the late key's fate
+    settings: Settings[UserT],
+    deadline_at: float,
+    synchronous: Callable[[], T],
+    asynchronous: Callable[[], Awaitable[T]],
+    *,
+    late: Callable[[T], None] | None = None,
+    alate: Callable[[T], Awaitable[None]] | None = None,
+    in_background: bool = False,
+) -> Flow[T]:
+    """A call to Stripe, answered by *deadline_at*, or 503 ``stripe_unavailable``.
+
+    Inline where the HTTP client's own bound fits in what is left of the
+    deadline (no worker thread); else on a worker, abandoned at the
+    deadline, and an answer that comes after is handed to *late*. A call
+    *in_background* (a late key's revocation) is bounded by its HTTP client
+    alone.
+    """
+    client = settings.client
+
+    def too_slow(seconds: float) -> IssuingElementsError:
+        return stripe_too_slow(seconds, settings.deadline)
+
+    def bounded() -> T:
+        seconds = remaining(deadline_at, "Stripe")
+        inline = in_background or _fits(settings.stripe_bound, seconds)
+        return call_within(
+            seconds, synchronous, late, inline=inline, on_timeout=too_slow
+        )
+
+    async def abounded() -> T:
+        check_event_loop(client)
+        seconds = remaining(deadline_at, "Stripe")
+        inline = in_background or _fits(settings.astripe_bound, seconds)
+        return await acall_within(
+            seconds, asynchronous, alate, inline=inline, on_timeout=too_slow
+        )
+
+    return (yield from wait(bounded, abounded))
+
+
+def deadline_of(settings: Settings[UserT]) -> float:
+    """When a request that starts now must be answered (``time.monotonic()``)."""
+    return time.monotonic() + settings.deadline
+
+
+def remaining(deadline_at: float, before: str) -> float:
+    """The seconds left until *deadline_at*, before calling *before*.
+
+    Raises:
+        ServiceUnavailableError: None are left: what came first (the
+            authorizer, a store) took the whole deadline.
+    """
+    left = deadline_at - time.monotonic()
+    if left <= 0:
+        logger.error(
+            "The request's deadline was spent before calling %s (the authorizer "
+            "or a store took it); answering 503.",
+            before,
+        )
+        raise ServiceUnavailableError("The request's deadline was spent.")
+    return left
+
+
+def _fits(bound: float | None, seconds: float) -> bool:
+    return bound is not None and bound <= seconds
 
 
 def authorize(
