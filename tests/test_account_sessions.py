@@ -340,7 +340,8 @@ def test_rate_limits_count_sessions_per_user(fake: FakeStripe) -> None:
     second = issuer.handle_account_session("ada", body=b"", content_type=None)
 
     assert (200, 429, 1) == (first.status, second.status, sessions_asked(fake))
-    assert "60" == second.headers["Retry-After"]
+    # The window's 60 s, less the first request's time, rounded up.
+    assert 55 <= int(second.headers["Retry-After"]) <= 60
 
 
 def test_origins_are_checked_before_anything(fake: FakeStripe) -> None:

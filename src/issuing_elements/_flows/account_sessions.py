@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 import stripe
 
-from issuing_elements._audit import Trail
 from issuing_elements._authorize import (
     decide_session,
     refuse_session_awaitable,
@@ -29,9 +28,8 @@ from issuing_elements._redact import check_console_logging
 from issuing_elements._request import (
     NO_CONTEXT,
     parse_session_request,
-    request_context,
 )
-from issuing_elements._response import error_response, session_response
+from issuing_elements._response import session_response
 from issuing_elements._stripe_api import (
     CREATE_SESSION,
     account_session,
@@ -41,7 +39,6 @@ from issuing_elements._stripe_api import (
 from issuing_elements.exceptions import (
     ConfigurationError,
     InvalidRequestError,
-    IssuingElementsError,
     ServerMisconfiguredError,
 )
 
@@ -49,14 +46,14 @@ from .steps import (
     admit,
     as_outcome,
     audit,
-    audit_quietly,
     call_stripe,
     consult,
     count,
     deadline_of,
+    endpoint,
     logger,
     stripe_options,
-    unexpected,
+    trail_of,
     user_id_of,
 )
 
@@ -85,25 +82,21 @@ def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
     client_ip: str | None,
 ) -> Flow[HttpResponse]:
     """The endpoint: every outcome is a response, never an exception."""
-    try:
-        try:
-            context = request_context(headers, client_ip)
-        except ServerMisconfiguredError as unreadable:
-            yield from audit_quietly(
-                settings, Trail().event(ACTION, unreadable, str(unreadable))
-            )
-            raise
 
-        def read() -> AccountSessionRequest:
-            return parse_session_request(
-                body, content_type, max_body_bytes=settings.max_body_bytes
-            )
+    def read() -> AccountSessionRequest:
+        return parse_session_request(
+            body, content_type, max_body_bytes=settings.max_body_bytes
+        )
 
-        return (yield from _exchange(settings, user, context, read, session_response))
-    except IssuingElementsError as error:
-        return error_response(error)
-    except Exception as error:  # noqa: BLE001 - every outcome is a response
-        return error_response(unexpected(error))
+    return (
+        yield from endpoint(
+            settings,
+            ACTION,
+            headers,
+            client_ip,
+            lambda context: _exchange(settings, user, context, read, session_response),
+        )
+    )
 
 
 def create(
@@ -129,11 +122,7 @@ def _exchange(
     finish: Callable[[AccountSession], R],
 ) -> Flow[R]:
     """Request in, decide, Stripe, response out; audited, fail closed."""
-    trail = Trail(
-        request_id=context.header("x-request-id"),
-        user_agent=context.header("user-agent"),
-        client_ip=context.client_ip,
-    )
+    trail = trail_of(context)
     deadline_at = deadline_of(settings)
     try:
         authorizer = _authorizer(settings)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 import stripe
 
-from issuing_elements._audit import Trail
 from issuing_elements._page import page_fields
 from issuing_elements._records import MobileKeyRequest
 from issuing_elements._redact import check_console_logging
@@ -31,10 +30,8 @@ from issuing_elements._request import (
     check_mobile,
     parse_key_request,
     parse_mobile_request,
-    request_context,
 )
 from issuing_elements._response import (
-    error_response,
     key_response,
     mobile_key_response,
 )
@@ -57,21 +54,21 @@ from .steps import (
     admit,
     as_outcome,
     audit,
-    audit_quietly,
     authorize,
     call_store,
     call_stripe,
     count,
     deadline_of,
+    endpoint,
     stripe_options,
-    unexpected,
+    trail_of,
     user_id_of,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from issuing_elements._audit import Action
+    from issuing_elements._audit import Action, Trail
     from issuing_elements._authorize import UserT
     from issuing_elements._driver import Flow
     from issuing_elements._ledger import LiveKey
@@ -115,14 +112,14 @@ def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
         return key_response(key, fields)
 
     return (
-        yield from _endpoint(
+        yield from endpoint(
             settings,
-            user,
-            headers=headers,
-            client_ip=client_ip,
-            action="issue",
-            read=read,
-            respond=respond,
+            "issue",
+            headers,
+            client_ip,
+            lambda context: _exchange(
+                settings, user, context, action="issue", read=read, finish=respond
+            ),
         )
     )
 
@@ -144,14 +141,19 @@ def handle_mobile(  # noqa: PLR0913 - the endpoint's inputs, as the adapter pass
         )
 
     return (
-        yield from _endpoint(
+        yield from endpoint(
             settings,
-            user,
-            headers=headers,
-            client_ip=client_ip,
-            action="issue_mobile",
-            read=read,
-            respond=mobile_key_response,
+            "issue_mobile",
+            headers,
+            client_ip,
+            lambda context: _exchange(
+                settings,
+                user,
+                context,
+                action="issue_mobile",
+                read=read,
+                finish=mobile_key_response,
+            ),
         )
     )
 
@@ -188,36 +190,6 @@ def issue_mobile(
     )
 
 
-def _endpoint(  # noqa: PLR0913 - one endpoint: its inputs, its action, its two ends
-    settings: Settings[UserT],
-    user: UserT | None,
-    *,
-    headers: Mapping[str, str] | None,
-    client_ip: str | None,
-    action: Action,
-    read: Callable[[], KeyRequest | MobileKeyRequest],
-    respond: Callable[[IssuedKey], HttpResponse],
-) -> Flow[HttpResponse]:
-    """An exchange as an endpoint: headers read once, every outcome answered."""
-    try:
-        try:
-            context = request_context(headers, client_ip)
-        except ServerMisconfiguredError as unreadable:
-            yield from audit_quietly(
-                settings, Trail().event(action, unreadable, str(unreadable))
-            )
-            raise
-        return (
-            yield from _exchange(
-                settings, user, context, action=action, read=read, finish=respond
-            )
-        )
-    except IssuingElementsError as error:
-        return error_response(error)
-    except Exception as error:  # noqa: BLE001 - every outcome is a response
-        return error_response(unexpected(error))
-
-
 def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
     settings: Settings[UserT],
     user: UserT | None,
@@ -233,11 +205,7 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
     on the audit event names the user, even when *read* finds the request
     malformed.
     """
-    trail = Trail(
-        request_id=context.header("x-request-id"),
-        user_agent=context.header("user-agent"),
-        client_ip=context.client_ip,
-    )
+    trail = trail_of(context)
     key: IssuedKey | None = None
     started = time.time()
     deadline_at = deadline_of(settings)

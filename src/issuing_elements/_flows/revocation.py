@@ -76,40 +76,31 @@ def revoke_all(
         raise ConfigurationError(
             "revoke_user and revoke_card need EphemeralKeyIssuer(key_ledger=...)."
         )
+    read: Callable[[str], list[LiveKey]]
+    aread: Callable[[str], Awaitable[list[LiveKey]]]
     if user_id is not None:
         given: object = user_id
         if not isinstance(given, str) or not given:
             raise ConfigurationError("user_id must be a non-empty string.")
-        uid = user_id
-        # The tombstone first, then the read: see _flows.keys._remember.
-        yield from _ask_ledger(
-            settings,
-            lambda: ledger.mark_revoked(user_id=uid),
-            lambda: ledger.amark_revoked(user_id=uid),
-        )
-        found = yield from _ask_ledger(
-            settings,
-            lambda: ledger.keys_for_user(uid),
-            lambda: ledger.akeys_for_user(uid),
-        )
+        subject = {"user_id": user_id}
+        read, aread = ledger.keys_for_user, ledger.akeys_for_user
         why = "Revoking every key of the user."
     else:
         if not is_card_id(card_id):
             raise InvalidRequestError(
                 "card_id must be an Issuing card id (ic_...).", field="card_id"
             )
-        cid = card_id
-        yield from _ask_ledger(
-            settings,
-            lambda: ledger.mark_revoked(card_id=cid),
-            lambda: ledger.amark_revoked(card_id=cid),
-        )
-        found = yield from _ask_ledger(
-            settings,
-            lambda: ledger.keys_for_card(cid),
-            lambda: ledger.akeys_for_card(cid),
-        )
+        subject = {"card_id": card_id}
+        read, aread = ledger.keys_for_card, ledger.akeys_for_card
         why = "Revoking every key of the card."
+    (named,) = subject.values()
+    # The tombstone first, then the read: see _flows.keys._remember.
+    yield from _ask_ledger(
+        settings,
+        lambda: ledger.mark_revoked(**subject),
+        lambda: ledger.amark_revoked(**subject),
+    )
+    found = yield from _ask_ledger(settings, lambda: read(named), lambda: aread(named))
     revoked = 0
     for entry in found:
         revoked += yield from _revoke_entry(settings, ledger, entry, why)

@@ -14,10 +14,12 @@ import math
 import time
 from typing import TYPE_CHECKING, TypeVar
 
-from issuing_elements._audit import log_audit_event
+from issuing_elements._audit import Trail, log_audit_event
 from issuing_elements._authorize import authorizer_failed, decide, refuse_awaitable
 from issuing_elements._driver import wait
 from issuing_elements._origin import check_origin
+from issuing_elements._request import request_context
+from issuing_elements._response import error_response
 from issuing_elements._stripe_api import request_options
 from issuing_elements._stripe_call import (
     acall_within,
@@ -35,14 +37,14 @@ from issuing_elements.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     import stripe
 
-    from issuing_elements._audit import AuditEvent
+    from issuing_elements._audit import Action, AuditEvent
     from issuing_elements._authorize import UserT
     from issuing_elements._driver import Flow
-    from issuing_elements._records import Grant, KeyRequest
+    from issuing_elements._records import Grant, HttpResponse, KeyRequest
     from issuing_elements._request import RequestContext
     from issuing_elements._settings import Settings
 
@@ -50,6 +52,42 @@ logger = logging.getLogger("issuing_elements")
 
 U = TypeVar("U")
 T = TypeVar("T")
+
+
+def endpoint(
+    settings: Settings[UserT],
+    action: Action,
+    headers: Mapping[str, str] | None,
+    client_ip: str | None,
+    exchange: Callable[[RequestContext], Flow[HttpResponse]],
+) -> Flow[HttpResponse]:
+    """An exchange as an endpoint: the headers read once, every outcome answered.
+
+    Never raises: the library's errors become their answers, anything else
+    a logged 500. Headers that cannot be read are refused, and audited.
+    """
+    try:
+        try:
+            context = request_context(headers, client_ip)
+        except ServerMisconfiguredError as unreadable:
+            yield from audit_quietly(
+                settings, Trail().event(action, unreadable, str(unreadable))
+            )
+            raise
+        return (yield from exchange(context))
+    except IssuingElementsError as error:
+        return error_response(error)
+    except Exception as error:  # noqa: BLE001 - every outcome is a response
+        return error_response(unexpected(error))
+
+
+def trail_of(context: RequestContext) -> Trail:
+    """A new audit trail, knowing what the request says about itself."""
+    return Trail(
+        request_id=context.header("x-request-id"),
+        user_agent=context.header("user-agent"),
+        client_ip=context.client_ip,
+    )
 
 
 def admit(settings: Settings[U], context: RequestContext, user: U | None) -> U:
