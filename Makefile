@@ -4,6 +4,9 @@
 #   make test   runs lint, mypy --strict, the docs build and every test
 #   make fuzz   fuzzes the endpoint with 100,000 Hypothesis examples and prints the count
 #   make load   sends 10,000 requests at concurrency 50 to the FastAPI example under uvicorn
+#   make faults reruns issue 15's fault table (a stalled or down Redis, a hung
+#               Stripe, cancellations, ...) on loopback stand-ins; prints what
+#               happens now beside what happened before, and fails if a bound breaks
 #   make bench  prints one table of side-by-side ratios (BENCH_ARGS=--quick: a short run)
 # and one that is neither CI nor part of `make test`:
 #   make mutate mutation testing (mutmut) of the modules that decide; prints
@@ -23,7 +26,7 @@ SITE   ?= site
 # The venv that builds and checks the distributions and lints the workflows.
 TOOLS  ?= .venv-release
 
-.PHONY: demo test lint typecheck docs pytest dist workflows bench fuzz load mutate clean
+.PHONY: demo test lint typecheck docs pytest dist workflows bench fuzz load faults mutate clean
 
 ifeq ($(WHEEL),)
 $(STAMP): pyproject.toml
@@ -112,6 +115,11 @@ LOAD_REQUESTS ?= 10000
 LOAD_CONCURRENCY ?= 50
 load: $(STAMP)
 	$(BIN)/python benchmarks/load.py --requests $(LOAD_REQUESTS) --concurrency $(LOAD_CONCURRENCY)
+
+# Each fault of issue 15 once, against local stand-ins; about 30 s. A bounded
+# script, not a timed test: exits 1 if a key is left live or a wall time passes its bound.
+faults: $(STAMP)
+	$(BIN)/python benchmarks/faults.py
 
 # mutmut copies the project into mutants/ and runs, for each mutant, only the
 # tests that cover the mutated function (pyproject.toml, [tool.mutmut]).
