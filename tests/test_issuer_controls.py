@@ -203,6 +203,38 @@ def test_unreachable_redis_limiter_fails_closed_with_503(
     assert ["service_unavailable"] == [event.outcome for event in events]
 
 
+@pytest.mark.parametrize("store", ["rate limiter", "key ledger"])
+def test_an_unreachable_redis_is_said_on_the_operators_log(
+    fake: FakeStripe, caplog: pytest.LogCaptureFixture, store: str
+) -> None:
+    """A custom audit sink must not be the only one to hear of the outage."""
+    down = redis_down()
+    controls: dict[str, object] = (
+        {"rate_limiter": RedisRateLimiter(down, per_user=RateLimit(2, 60))}
+        if store == "rate limiter"
+        else {"key_ledger": RedisKeyLedger(down)}
+    )
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=discard,
+        **controls,  # type: ignore[arg-type]  # one control per case
+    )
+
+    answer = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    lines = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "issuing_elements" and record.levelname == "ERROR"
+    ]
+    assert (503, 1, []) == (
+        answer.status,
+        sum(f"The {store} failed:" in line and "Redis" in line for line in lines),
+        [key.id for key in fake.keys if key.revoked_at is None],
+    )
+
+
 def test_unreachable_redis_limiter_may_fail_open_when_asked(fake: FakeStripe) -> None:
     down = redis_down()
     issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(

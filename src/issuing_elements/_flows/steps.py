@@ -178,6 +178,7 @@ def call_store(  # noqa: PLR0913 - what it is, by when, and its two ways
     """
     if in_process:
         return (yield from wait(synchronous, asynchronous))
+    said: list[IssuingElementsError] = []  # the errors logged already
 
     def too_slow(seconds: float) -> IssuingElementsError:
         logger.error(
@@ -188,10 +189,12 @@ def call_store(  # noqa: PLR0913 - what it is, by when, and its two ways
             type(store).__name__,
             seconds,
         )
-        return ServiceUnavailableError(
+        error = ServiceUnavailableError(
             f"The {what} did not answer in time.",
             retry_after=max(1, math.ceil(seconds)),
         )
+        said.append(error)
+        return error
 
     def bounded() -> T:
         return call_within(
@@ -205,7 +208,15 @@ def call_store(  # noqa: PLR0913 - what it is, by when, and its two ways
         except asyncio.TimeoutError:
             raise too_slow(seconds) from None
 
-    return (yield from wait(bounded, abounded))
+    try:
+        return (yield from wait(bounded, abounded))
+    except ServiceUnavailableError as failed:
+        if failed not in said:
+            # A custom audit sink must not be the only one to know.
+            logger.error(  # noqa: TRY400 - redis-py's error is named; no traceback
+                "The %s failed: %s; answering 503.", what, failed
+            )
+        raise
 
 
 def call_stripe(  # noqa: PLR0913 - by when, the two ways, and the late key's fate
