@@ -5,10 +5,10 @@ the one the tests, the examples and ``make load`` use. Here it runs in a
 child process, so that its server threads never compete with the measured
 code for the GIL, and the benchmark drives it over a pipe:
 
-* :meth:`RunningFake.nonces` mints fresh nonces in bulk (``create_nonce``,
+* `RunningFake.nonces` mints fresh nonces in bulk (``create_nonce``,
   what ``stripe.createEphemeralKeyNonce`` does), before the timed section:
   every measured call trades a nonce of its own, as in production;
-* :meth:`RunningFake.connections` reads the TCP connections the fake has
+* `RunningFake.connections` reads the TCP connections the fake has
   accepted (``FakeStripe.connections``).
 
 ``running(latency=0.1)`` plays a far-away Stripe: every key call is answered

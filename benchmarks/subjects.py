@@ -140,7 +140,7 @@ def issuer(stripe_client: stripe.StripeClient) -> EphemeralKeyIssuer[str]:
 class Calls:
     """The three sync and three async calls on one client, ready to time.
 
-    Each call trades a nonce of its own: against a FakeStripe, :meth:`stock`
+    Each call trades a nonce of its own: against a FakeStripe, `stock`
     mints them in bulk (and writes the endpoint's body for each) before the
     timed section, and each call takes the next one (a ``deque.popleft``, on
     both sides of every ratio alike); in-process, every call sends

@@ -44,22 +44,36 @@ def load_flask_example() -> object:
 
 def curl_line(demo: Demo, url: str) -> str:
     """A ready command that gets a key for the first demo user's first card."""
-    token, user = next(iter(demo.users.tokens.items()))
-    card = next(iter(demo.users.cards[user]))
+    token, card = _first_card(demo)
     assert demo.fake is not None
     nonce = demo.fake.create_nonce(card)
-    body = json.dumps({"card_id": card, "nonce": nonce})
+    return _curl(f"{url}ephemeral-keys", token, {"card_id": card, "nonce": nonce})
+
+
+def mobile_curl_line(demo: Demo, url: str) -> str:
+    """The same card's key as a mobile SDK asks for it: no nonce, its version."""
+    token, card = _first_card(demo)
+    body = {"card_id": card, "api_version": "2020-08-27"}
+    return _curl(f"{url}mobile/ephemeral-keys", token, body)
+
+
+def _first_card(demo: Demo) -> tuple[str, str]:
+    token, user = next(iter(demo.users.tokens.items()))
+    return token, next(iter(demo.users.cards[user]))
+
+
+def _curl(url: str, token: str, body: dict[str, str]) -> str:
     return shlex.join(
         [
             "curl",
             "-s",
-            f"{url}ephemeral-keys",
+            url,
             "-H",
             f"Authorization: Bearer {token}",
             "-H",
             "Content-Type: application/json",
             "-d",
-            body,
+            json.dumps(body),
         ]
     )
 
@@ -99,6 +113,12 @@ def main() -> int:
         print("twice and the second answer is invalid_nonce):")
         print()
         print(f"  {curl_line(demo, url)}")
+        print()
+        print("A key as Stripe's mobile SDKs ask for one (push provisioning):")
+        print()
+        print(f"  {mobile_curl_line(demo, url)}")
+        print()
+        print(f"The platform admin's page (Connect embedded components): {url}admin")
     else:
         print("Using your Stripe test keys: the page mounts real Issuing Elements.")
     print()

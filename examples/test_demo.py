@@ -164,6 +164,34 @@ def test_the_printed_curl_line_gets_a_key(demo_url: str, demo_log: Path) -> None
     assert "invalid_nonce" == second.json()["error"]["code"]
 
 
+def test_the_printed_mobile_curl_line_gets_stripes_key_object(
+    demo_url: str, demo_log: Path
+) -> None:
+    printed = _wait_for_line(demo_log, "curl -s http://127.0.0.1:")
+    mobile = next(
+        line
+        for line in demo_log.read_text().splitlines()
+        if "mobile/ephemeral-keys" in line
+    )
+
+    answer = _run_curl_with_httpx(shlex.split(mobile.strip()))
+
+    assert (True, 200, "ephemeral_key", ["ic_demoAliceVirtual"]) == (
+        printed.strip().startswith("curl"),
+        answer.status_code,
+        answer.json()["object"],
+        [item["id"] for item in answer.json()["associated_objects"]],
+    )
+
+
+def test_the_printed_admin_page_is_served(demo_url: str, demo_log: Path) -> None:
+    line = _wait_for_line(demo_log, "The platform admin's page")
+
+    page = httpx.get(line.rsplit(" ", 1)[1], timeout=10)
+
+    assert (200, True) == (page.status_code, "platform admin" in page.text)
+
+
 def _wait_for_line(log: Path, start: str) -> str:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -1,7 +1,8 @@
 """The server side of Stripe Issuing Elements.
 
 Authorize the user for the card, trade the browser's nonce for an ephemeral
-key, and hand back only the secret: :class:`EphemeralKeyIssuer` does all
+key, and hand back only the secret:
+[`EphemeralKeyIssuer`][issuing_elements.EphemeralKeyIssuer] does all
 three for any web framework.
 """
 

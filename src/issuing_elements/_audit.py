@@ -1,7 +1,8 @@
 """The audit trail: one event for every decision the issuer makes.
 
 PCI DSS 10.2.1 asks for a log of every access to cardholder data, failed
-attempts included. The issuer hands one frozen :class:`AuditEvent` to the
+attempts included. The issuer hands one frozen
+[`AuditEvent`][issuing_elements.AuditEvent] to the
 application's sink for every grant, refusal and revocation. An event names
 who asked for which card and what came of it; it never holds a secret, a
 nonce or an API key.
@@ -140,7 +141,7 @@ class Trail:
 
     A flow starts a trail with what the request says about itself (its
     request id, user agent and address) and fills in the user, the card,
-    the account and the key as it decides; :meth:`event` then writes the
+    the account and the key as it decides; `event` then writes the
     event for whatever outcome was reached.
     """
 

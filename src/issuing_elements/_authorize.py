@@ -1,7 +1,7 @@
 """Decide: turn whatever the application's authorizer did into a grant or a denial.
 
-Fail closed: only a :class:`Grant` or ``True`` allows. ``False``, ``None``,
-an exception or any other value denies, and the operator's log says why.
+Fail closed: only a [`Grant`][issuing_elements.Grant] or ``True`` allows. ``False``,
+``None``, an exception or any other value denies, and the operator's log says why.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ logger = logging.getLogger("issuing_elements")
 UserT = TypeVar("UserT", contravariant=True)  # noqa: PLC0105
 
 Verdict: TypeAlias = Grant | bool | None
-"""What an authorizer returns: a :class:`Grant` or ``True`` allows."""
+"""What an authorizer returns: a `Grant` or ``True`` allows."""
 
 SyncAuthorizer: TypeAlias = Callable[[UserT, KeyRequest], Verdict]
 AsyncAuthorizer: TypeAlias = Callable[[UserT, KeyRequest], Awaitable[Verdict]]
@@ -35,8 +35,8 @@ Authorizer: TypeAlias = SyncAuthorizer[UserT] | AsyncAuthorizer[UserT]
 
 A plain function or a coroutine function. It is the whole security of the
 integration: look the card up in your own records and return a
-:class:`Grant` (naming the card's connected account, if any) only when the
-card belongs to the user.
+[`Grant`][issuing_elements.Grant] (naming the card's connected account, if any) only
+when the card belongs to the user.
 """
 
 

@@ -1,8 +1,8 @@
 """What the page passes to ``Stripe(publishableKey, options)``.
 
 The server knows which account owns the card, which API version it speaks
-and what the page will show; :func:`client_config` turns that into the
-Stripe.js constructor options, betas included, so the page hard-codes none
+and what the page will show; [`client_config`][issuing_elements.client_config] turns
+that into the Stripe.js constructor options, betas included, so the page hard-codes none
 of it.
 """
 
@@ -162,7 +162,8 @@ def _check_locale(locale: object) -> None:
 class ClientConfig:
     """The arguments of ``Stripe(publishableKey, options)``, checked.
 
-    Build it with :func:`client_config`; send ``to_dict()`` to the page.
+    Build it with [`client_config`][issuing_elements.client_config]; send ``to_dict()``
+    to the page.
     """
 
     publishable_key: str
@@ -202,9 +203,10 @@ def client_config(  # noqa: PLR0913 - each keyword is one Stripe.js option or ne
         stripe_account: The connected account that owns the cards (Connect);
             it comes from the server, never from the browser.
         physical_cards: The page shows a physical card's number or CVC.
-        wallet_button: The page shows the :class:`AddToWalletButton`.
+        wallet_button: The page shows the
+            [`AddToWalletButton`][issuing_elements.AddToWalletButton].
         api_version: Stripe.js's ``apiVersion``; 2020-03-02 or later.
-        locale: One of :data:`LOCALES`.
+        locale: One of `LOCALES`.
         stripe_client: The client that issues the keys. When given, a test
             publishable key with a live secret key (or the reverse) is an
             error. The secret key is read for its mode only and never shown.

@@ -14,7 +14,7 @@ __all__ = ["ContentSecurityPolicy", "content_security_policy"]
 
 
 class ContentSecurityPolicy(dict[str, tuple[str, ...]]):
-    """CSP directives by name; :meth:`header_value` renders the header."""
+    """CSP directives by name; `header_value` renders the header."""
 
     def header_value(self) -> str:
         """The ``Content-Security-Policy`` header's value."""
@@ -39,7 +39,7 @@ def content_security_policy(
     ``api.stripe.com``; everything else is the page's own (``'self'``), no
     plugin may load and no inline script runs. Add your own sources to the
     returned mapping before rendering it with
-    :meth:`ContentSecurityPolicy.header_value`.
+    [`ContentSecurityPolicy.header_value`][issuing_elements.ContentSecurityPolicy.header_value].
 
     Args:
         report_uri: Where browsers report violations, if anywhere.

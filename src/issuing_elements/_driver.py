@@ -1,16 +1,16 @@
 """The driver: one flow, run the sync way or the async way.
 
 A flow is a generator that makes every decision itself and yields a
-:class:`Wait` wherever it must wait on something outside (the rate limiter,
+`Wait` wherever it must wait on something outside (the rate limiter,
 the authorizer, Stripe, the key ledger). A wait knows how to do its work
-both ways; :func:`run` does it the sync way and :func:`arun` awaits it, and
+both ways; `run` does it the sync way and `arun` awaits it, and
 each sends the result (or throws the exception, cancellation and
 ``KeyboardInterrupt`` included, so that a flow can clean up before it
 re-raises) back into the flow. So the sync and async twins of every public
 method share every line that decides.
 
-Flows call :func:`wait` (``result = yield from wait(...)``) rather than
-yield a :class:`Wait` themselves, so that the result comes back typed.
+Flows call `wait` (``result = yield from wait(...)``) rather than
+yield a `Wait` themselves, so that the result comes back typed.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def run(flow: Flow[R]) -> R:
 
 
 async def arun(flow: Flow[R]) -> R:
-    """Same as :func:`run`, but async: each wait is awaited."""
+    """Same as `run`, but async: each wait is awaited."""
     sent: object = None
     error: BaseException | None = None
     while True:

@@ -2,7 +2,7 @@
 
 Every operation is a flow (``_flows``) driven the sync way or the async way
 (``_driver``); this class checks its arguments once, freezes them as the
-flows' :class:`~issuing_elements._settings.Settings`, and gives each flow
+flows' `Settings`, and gives each flow
 its two public doors, one line each.
 """
 
@@ -49,11 +49,11 @@ class EphemeralKeyIssuer(Generic[UserT]):
     Args:
         stripe_client: A ``stripe.StripeClient`` holding a secret (``sk_``) or
             restricted (``rk_``) key, and no ``stripe_account`` of its own
-            (the account comes from each :class:`Grant`). It is never mutated.
-            For the async methods, one client per event loop.
+            (the account comes from each [`Grant`][issuing_elements.Grant]). It is
+            never mutated. For the async methods, one client per event loop.
         authorizer: ``authorizer(user, request)`` decides whether *user* may
-            see ``request.card_id``: a :class:`Grant` (which may name the
-            card's connected account) or ``True`` allows; anything else,
+            see ``request.card_id``: a [`Grant`][issuing_elements.Grant] (which may
+            name the card's connected account) or ``True`` allows; anything else,
             an exception included, denies. It may be a coroutine function
             when you use the async methods.
         api_version: The ``Stripe-Version`` to send, ``YYYY-MM-DD`` or
@@ -77,14 +77,17 @@ class EphemeralKeyIssuer(Generic[UserT]):
         user_id: ``user_id(user)`` names a user in the audit trail, the rate
             limiter and the key ledger. Defaults to ``str(user)`` for users
             that are strings or integers; other users need it.
-        audit: ``audit(event)`` receives one :class:`AuditEvent` per
-            decision. Defaults to JSON lines on the ``issuing_elements.audit``
-            logger. If it raises, the decision fails closed (500).
+        audit: ``audit(event)`` receives one
+            [`AuditEvent`][issuing_elements.AuditEvent] per decision.
+            Defaults to JSON lines on the ``issuing_elements.audit`` logger.
+            If it raises, the decision fails closed (500).
         rate_limiter: Counts every authenticated, well-formed request per
             user and per card before the authorizer runs; over the limit
             the answer is 429 ``rate_limited``.
         key_ledger: Remembers the live keys per user and per card, so that
-            :meth:`revoke_user` and :meth:`revoke_card` can revoke them.
+            [`revoke_user`][issuing_elements.EphemeralKeyIssuer.revoke_user]
+            and [`revoke_card`][issuing_elements.EphemeralKeyIssuer.revoke_card]
+            can revoke them.
         allowed_origins: The origins (``https://app.example.com``) whose
             pages may ask for keys; a browser request from any other is
             refused with 403 ``forbidden_origin``. ``None``: no check.
@@ -175,7 +178,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
 
     @property
     def max_body_bytes(self) -> int:
-        """The largest request body :meth:`handle` accepts; adapters read it here."""
+        """The largest request body `handle` accepts; adapters read it here."""
         return self._settings.max_body_bytes
 
     @property
@@ -220,7 +223,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         headers: Mapping[str, str] | None = None,
         client_ip: str | None = None,
     ) -> HttpResponse:
-        """Same as :meth:`handle`, but async; the authorizer may be sync or async."""
+        """Same as `handle`, but async; the authorizer may be sync or async."""
         return await arun(
             keys.handle(
                 self._settings,
@@ -237,14 +240,15 @@ class EphemeralKeyIssuer(Generic[UserT]):
 
         Raises:
             IssuingElementsError: A subclass per outcome (see
-                :mod:`issuing_elements.exceptions`); nothing is issued.
+                [`issuing_elements.exceptions`][issuing_elements.exceptions]); nothing
+                is issued.
         """
         return run(keys.issue(self._settings, user, card_id, nonce))
 
     async def aissue(
         self, user: UserT | None, *, card_id: str, nonce: str
     ) -> IssuedKey:
-        """Same as :meth:`issue`, but async; the authorizer may be sync or async."""
+        """Same as `issue`, but async; the authorizer may be sync or async."""
         return await arun(keys.issue(self._settings, user, card_id, nonce))
 
     def handle_mobile(
@@ -262,7 +266,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         ``api_version``, the Stripe API version its SDK speaks (not before
         2020-03-02); it sends no nonce. The same authorizer decides, and
         sees ``request.nonce is None``. The 200 body is Stripe's whole key
-        object, as the SDKs read it. Never raises, like :meth:`handle`.
+        object, as the SDKs read it. Never raises, like
+        [`handle`][issuing_elements.EphemeralKeyIssuer.handle].
         """
         return run(
             keys.handle_mobile(
@@ -284,7 +289,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         headers: Mapping[str, str] | None = None,
         client_ip: str | None = None,
     ) -> HttpResponse:
-        """Same as :meth:`handle_mobile`, but async."""
+        """Same as `handle_mobile`, but async."""
         return await arun(
             keys.handle_mobile(
                 self._settings,
@@ -312,7 +317,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
     async def aissue_mobile(
         self, user: UserT | None, *, card_id: str, api_version: str
     ) -> IssuedKey:
-        """Same as :meth:`issue_mobile`, but async."""
+        """Same as `issue_mobile`, but async."""
         return await arun(keys.issue_mobile(self._settings, user, card_id, api_version))
 
     def revoke(self, key_id: str, *, stripe_account: str | None = None) -> None:
@@ -324,7 +329,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         run(revocation.revoke(self._settings, key_id, stripe_account))
 
     async def arevoke(self, key_id: str, *, stripe_account: str | None = None) -> None:
-        """Same as :meth:`revoke`, but async."""
+        """Same as `revoke`, but async."""
         await arun(revocation.revoke(self._settings, key_id, stripe_account))
 
     def revoke_user(self, user_id: str) -> int:
@@ -341,18 +346,19 @@ class EphemeralKeyIssuer(Generic[UserT]):
         return run(revocation.revoke_all(self._settings, user_id=user_id))
 
     async def arevoke_user(self, user_id: str) -> int:
-        """Same as :meth:`revoke_user`, but async."""
+        """Same as `revoke_user`, but async."""
         return await arun(revocation.revoke_all(self._settings, user_id=user_id))
 
     def revoke_card(self, card_id: str) -> int:
         """Revoke every live key the key ledger holds for *card_id*.
 
-        Same contract as :meth:`revoke_user`.
+        Same contract as
+        [`revoke_user`][issuing_elements.EphemeralKeyIssuer.revoke_user].
         """
         return run(revocation.revoke_all(self._settings, card_id=card_id))
 
     async def arevoke_card(self, card_id: str) -> int:
-        """Same as :meth:`revoke_card`, but async."""
+        """Same as `revoke_card`, but async."""
         return await arun(revocation.revoke_all(self._settings, card_id=card_id))
 
     def handle_account_session(

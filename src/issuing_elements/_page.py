@@ -1,6 +1,7 @@
 """What a page may get next to the key: when to refresh it, and what to mount.
 
-Both are opt-in :class:`EphemeralKeyIssuer` options; without them the 200
+Both are opt-in [`EphemeralKeyIssuer`][issuing_elements.EphemeralKeyIssuer] options;
+without them the 200
 body is exactly ``{ephemeralKeySecret, issuingCard, nonce, expires}``.
 
 ``refreshIn`` is a duration, not a time. ``expires`` is Stripe's clock and a

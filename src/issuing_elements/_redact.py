@@ -5,7 +5,7 @@ ephemeral key secrets included. Applications turn DEBUG on; the filter
 installed here masks every secret before any handler sees the record.
 stripe-python can also print those bodies straight to stderr, past every
 logger (``stripe.log = "debug"``, ``STRIPE_LOG=debug``): the issuer refuses
-to work while it would (:func:`check_console_logging`).
+to work while it would (`check_console_logging`).
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def check_console_logging() -> None:
     """Refuse to work while stripe-python prints bodies (secrets too) to stderr.
 
     It prints them when its console level is ``"debug"``
-    (:func:`stripe_console_level`); ``"info"`` prints no bodies.
+    (`stripe_console_level`); ``"info"`` prints no bodies.
     """
     if stripe_console_level() == "debug":
         logging.getLogger("issuing_elements").error(

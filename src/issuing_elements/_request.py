@@ -1,9 +1,9 @@
 """Request in: normalize what the adapter hands over, once, at the edge.
 
-The request's headers become a :class:`RequestContext` (lower-case names,
+The request's headers become a `RequestContext` (lower-case names,
 string values; a WSGI environ's ``HTTP_*`` names read as the headers they
-are), and the browser's body a checked :class:`KeyRequest`. The wire
-contract accepts JSON or form-encoded bodies holding exactly ``card_id``
+are), and the browser's body a checked [`KeyRequest`][issuing_elements.KeyRequest]. The
+wire contract accepts JSON or form-encoded bodies holding exactly ``card_id``
 and ``nonce``. Everything else is refused with an error that names the
 field and never echoes a value.
 """
@@ -57,7 +57,7 @@ _ECHOABLE = frozenset(
 class RequestContext:
     """Where a request comes from: its headers by lower-case name, and its address.
 
-    Built once by :func:`request_context`; nothing downstream reads the
+    Built once by `request_context`; nothing downstream reads the
     adapter's raw mapping again.
     """
 

@@ -1,6 +1,7 @@
 """The issuer's settings: one frozen record that every flow reads.
 
-:class:`EphemeralKeyIssuer` checks its arguments and freezes them here; the
+[`EphemeralKeyIssuer`][issuing_elements.EphemeralKeyIssuer] checks its arguments and
+freezes them here; the
 flows are functions of this record, so that a flow can be read (and
 tested) without the class around it.
 """

@@ -5,7 +5,7 @@ default) and retries on top, so a Stripe that accepts a connection and never
 answers holds a request for minutes. Every call here has a hard deadline:
 
 * **Inline**, when the HTTP client already bounds the call within the
-  deadline (:func:`client_bound`): the call runs on the caller's thread (or
+  deadline (`client_bound`): the call runs on the caller's thread (or
   task), and costs nothing extra. The issuer decides this once, at
   construction.
 * **On a worker thread** otherwise (sync): the caller waits at most the
@@ -22,17 +22,17 @@ timeout, not by the deadline, queued behind nothing.
 An abandoned call no longer counts against the workers that new calls need:
 every call gets an idle worker or a new one, so calls that hang do not make
 later calls wait. What remains is a safety valve on memory: past
-:data:`MAX_THREADS` worker threads alive at once (most of them then hung on
+`MAX_THREADS` worker threads alive at once (most of them then hung on
 a Stripe that does not answer, until their HTTP client gives up), a new call
-is refused at once with :class:`StripeUnavailableError` and one log line.
-Workers beyond :data:`MAX_IDLE` that fall idle exit.
+is refused at once with `StripeUnavailableError` and one log line.
+Workers beyond `MAX_IDLE` that fall idle exit.
 
 stripe-python's async HTTP clients keep one connection pool bound to the
 event loop that first used them; on any other loop a request can reach
 Stripe and still fail, losing the key it created. The async path therefore
 refuses, before calling Stripe, a client first used on another loop.
 
-How :func:`client_bound` counts, for stripe-python's own transports (any
+How `client_bound` counts, for stripe-python's own transports (any
 other transport, or one whose ``request`` / ``request_async`` or backoff is
 overridden, is unknown: the thread stays). One attempt is bounded by its
 connect timeout plus its read timeout: ``RequestsClient(timeout=t)`` and
@@ -180,10 +180,10 @@ class _Call(Generic[T]):
 
 
 class _Workers:
-    """Daemon worker threads, started on demand, at most :data:`MAX_THREADS`.
+    """Daemon worker threads, started on demand, at most `MAX_THREADS`.
 
     Every call gets an idle worker or a new one, never a queue behind calls
-    that hang. Daemon threads, unlike :mod:`concurrent.futures`' workers,
+    that hang. Daemon threads, unlike `concurrent.futures`' workers,
     never make the interpreter wait at exit for a call that hangs.
     """
 
@@ -195,7 +195,7 @@ class _Workers:
         self.submitted = 0  # calls handed to a worker, ever: tests read it
 
     def submit(self, call: _Call[object]) -> bool:
-        """Hand *call* to a worker; ``False`` when :data:`MAX_THREADS` are busy."""
+        """Hand *call* to a worker; ``False`` when `MAX_THREADS` are busy."""
         with self._lock:
             start = not self._idle
             if not start:
@@ -222,7 +222,7 @@ class _Workers:
             pass
 
     def _free(self) -> bool:
-        """Count this worker idle, or retire it past :data:`MAX_IDLE`."""
+        """Count this worker idle, or retire it past `MAX_IDLE`."""
         with self._lock:
             if self._idle >= MAX_IDLE:
                 self._count -= 1
@@ -284,7 +284,7 @@ def call_in_background(function: Callable[[], object]) -> None:
 
 
 def acall_in_background(function: Callable[[], Awaitable[object]]) -> None:
-    """Same as :func:`call_in_background`, but a task of the running loop."""
+    """Same as `call_in_background`, but a task of the running loop."""
     task = asyncio.ensure_future(function())
     _late_tasks.add(task)
     task.add_done_callback(_late_tasks.discard)
@@ -302,7 +302,7 @@ async def acall_within(
     inline: bool = False,
     on_timeout: Callable[[float], IssuingElementsError] = stripe_too_slow,
 ) -> T:
-    """Same as :func:`call_within`, but async: ``await function()``, bounded.
+    """Same as `call_within`, but async: ``await function()``, bounded.
 
     The call runs as a task of its own even *inline* (then with no
     ``wait_for``): a caller that is cancelled, as an ASGI server cancels a

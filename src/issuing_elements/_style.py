@@ -2,8 +2,8 @@
 
 The TypedDicts below mirror ``StripeElementStyle``, ``StripeElementStyleVariant``
 and ``StripeElementCSSProperties`` from ``@stripe/stripe-js``, so that mypy
-catches a misspelt property in a literal, and :class:`Style` checks the same
-rules at run time for values that come from elsewhere (settings, JSON).
+catches a misspelt property in a literal, and [`Style`][issuing_elements.Style] checks
+the same rules at run time for values that come from elsewhere (settings, JSON).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ _PseudoClasses = TypedDict(
 
 
 class StyleVariant(CSSProperties, _PseudoClasses, total=False):
-    """One variant of a :class:`Style`: CSS properties and pseudo-classes."""
+    """One variant of a `Style`: CSS properties and pseudo-classes."""
 
 
 CSS_PROPERTIES: Final = tuple(CSSProperties.__annotations__)
@@ -180,7 +180,8 @@ def _check_variant(variant: str, value: object) -> dict[str, object] | None:
 class Style:
     """Customize the appearance of an Issuing Element (Stripe.js ``Style``).
 
-    Each variant is a :class:`StyleVariant`: CSS properties in camelCase
+    Each variant is a [`StyleVariant`][issuing_elements.StyleVariant]: CSS properties
+    in camelCase
     (``fontFamily``) and pseudo-classes (``":hover"``) holding more of them.
     Stripe.js inherits every variant from ``base``.
 

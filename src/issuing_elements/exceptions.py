@@ -1,8 +1,10 @@
 """The library's errors: one root, one subclass per outcome.
 
 Every error carries the HTTP ``status`` and the stable ``code`` that the
-endpoint answers with, so callers of :meth:`EphemeralKeyIssuer.issue` and
-the sans-I/O :meth:`EphemeralKeyIssuer.handle` agree on every outcome.
+endpoint answers with, so callers of
+[`EphemeralKeyIssuer.issue`][issuing_elements.EphemeralKeyIssuer.issue] and
+the sans-I/O [`EphemeralKeyIssuer.handle`][issuing_elements.EphemeralKeyIssuer.handle]
+agree on every outcome.
 ``str(error)`` is meant for the operator's log; ``public_message`` is the
 only text that may reach a browser. Neither ever holds a secret.
 

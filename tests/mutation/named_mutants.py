@@ -13,7 +13,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = "src/issuing_elements/"
-TESTS = ["tests/test_endpoint.py", "tests/test_stripe_wire.py"]
+TESTS = [
+    "tests/test_endpoint.py",
+    "tests/test_stripe_wire.py",
+    "tests/test_error_bodies.py",
+    "tests/test_audit.py",
+]
 KEY_ID_CHECK = "return isinstance(value, str) and _KEY_ID.fullmatch(value) is not None"
 # name: (file, original text, mutated text)
 MUTANTS = {
@@ -76,6 +81,22 @@ MUTANTS = {
         "_flows/revocation.py",
         "options = stripe_options(settings, stripe_account, idempotent=False)",
         "options = stripe_options(settings, stripe_account, idempotent=True)",
+    ),
+    # Issue 16's three survivors of `make mutate`.
+    "retry-after-drops-base-headers": (
+        "_response.py",
+        "headers={**_HEADERS, **(extra or {})}",
+        "headers=extra or _HEADERS",
+    ),
+    "retry-after-rounds-down": (
+        "_flows/steps.py",
+        "seconds = math.ceil(float(retry_in))",
+        "seconds = int(float(retry_in))",
+    ),
+    "revocation-audited-as-warning": (
+        "_audit.py",
+        'event.outcome in ("granted", "revoked")',
+        'event.outcome in ("granted",)',
     ),
     "errors-cacheable": (
         "_response.py",

@@ -1,6 +1,6 @@
 """The flows: each operation of the issuer, written once as a generator.
 
-A flow takes the issuer's :class:`~issuing_elements._settings.Settings` and
+A flow takes the issuer's `Settings` and
 one request, makes every decision itself, and yields only where it must
 wait (``_driver``). One module per door:
 

@@ -321,11 +321,13 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
         )
     except stripe.StripeError as error:
         if isinstance(error, stripe.APIConnectionError):
-            # The answer may be lost, not the key: look for it, in the background.
+            # The answer may be lost, not the key: look for it, in the background,
+            # once (the same idempotency key, no retries of its own).
+            once: stripe.RequestOptions = {**options, "max_network_retries": 0}
             yield from find_lost_key(
                 settings,
-                lambda: keys.create(params=params, options=options),
-                lambda: keys.create_async(params=params, options=options),
+                lambda: keys.create(params=params, options=once),
+                lambda: keys.create_async(params=params, options=once),
                 stripe_account=account,
                 card_id=request.card_id,
                 idempotency_key=options.get("idempotency_key") or "",

@@ -240,7 +240,7 @@ def revoke_late(
 async def arevoke_late(
     settings: Settings[UserT], response: object, stripe_account: str | None
 ) -> None:
-    """Same as :func:`revoke_late`, but async."""
+    """Same as `revoke_late`, but async."""
     key_id = key_id_of(response)
     if key_id is not None:
         await arun(

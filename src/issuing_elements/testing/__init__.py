@@ -1,10 +1,11 @@
-"""Test helpers: :class:`FakeStripe`, a local stand-in for Stripe's ephemeral-key API.
+"""Test helpers: `FakeStripe`, a local stand-in for Stripe's ephemeral-key API.
 
 A real HTTP server on ``127.0.0.1`` (a free port, stdlib only) that answers
 like Stripe for the calls Issuing Elements make: nonces bound to one card and
 good once, connected accounts, key expiry on a clock you can move, revocation,
 Stripe's error shapes and status codes, and faults on demand. Point the real
-``stripe.StripeClient`` at it with :meth:`FakeStripe.client`::
+``stripe.StripeClient`` at it with
+[`FakeStripe.client`][issuing_elements.testing.FakeStripe.client]::
 
     from issuing_elements.testing import FakeStripe
 
@@ -74,12 +75,18 @@ class FakeStripe:
             Stripe's is 15 minutes.
         host: The address to listen on.
         port: The port to listen on; 0 picks a free one.
-        clock: Epoch seconds; :meth:`advance` moves the fake's time on from it.
+        clock: Epoch seconds;
+            [`advance`][issuing_elements.testing.FakeStripe.advance] moves
+            the fake's time on from it.
         latency: Seconds every secret-key call waits before its answer, as
-            from a far-away Stripe; :meth:`set_latency` changes it. One-off
-            delays are :meth:`delay_next`'s.
+            from a far-away Stripe;
+            [`set_latency`][issuing_elements.testing.FakeStripe.set_latency]
+            changes it. One-off delays are
+            [`delay_next`][issuing_elements.testing.FakeStripe.delay_next]'s.
 
-    Use it as a context manager, or call :meth:`start` and :meth:`close`.
+    Use it as a context manager, or call
+    [`start`][issuing_elements.testing.FakeStripe.start] and
+    [`close`][issuing_elements.testing.FakeStripe.close].
     Every method is thread-safe.
     """
 
@@ -185,13 +192,16 @@ class FakeStripe:
     def client(self, *, timeout: float = 80.0, **kwargs: Any) -> stripe.StripeClient:
         """A ``stripe.StripeClient`` for this fake, usable sync and async.
 
-        It authenticates with :attr:`api_key` and sends every base address
-        to :attr:`url`. Other keyword arguments go to ``StripeClient`` and
+        It authenticates with [`api_key`][issuing_elements.testing.FakeStripe.api_key]
+        and sends every base address
+        to [`url`][issuing_elements.testing.FakeStripe.url]. Other keyword arguments go
+        to ``StripeClient`` and
         win (``api_key="sk_test_wrong"``, ``max_network_retries=1``,
         ``http_client=...``). Unless one is given, the HTTP client is an
         httpx one when httpx is installed (``stripe[async]``): it serves sync
         and ``*_async`` calls, gives up after *timeout* seconds, and
-        :meth:`close` closes it. Without httpx, stripe-python picks its own.
+        [`close`][issuing_elements.testing.FakeStripe.close] closes it. Without httpx,
+        stripe-python picks its own.
         """
         options: dict[str, Any] = {
             "base_addresses": dict.fromkeys(_BASE_ADDRESSES, self.url),
@@ -252,7 +262,8 @@ class FakeStripe:
         """Make every secret-key call from now on wait *seconds*, then answer.
 
         A steady latency, as from a far-away Stripe, unlike
-        :meth:`delay_next`'s one-off faults (which add to it). Calls are
+        [`delay_next`][issuing_elements.testing.FakeStripe.delay_next]'s
+        one-off faults (which add to it). Calls are
         held in parallel, one thread per connection: 500 concurrent calls
         at 0.1 s take about 0.1 s, not 50. The browser-facing endpoints
         answer at once.
@@ -296,7 +307,8 @@ class FakeStripe:
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         """Hold the next *times* secret-key calls for *seconds*, then answer.
 
-        On top of the steady :attr:`latency`.
+        On top of the steady
+        [`latency`][issuing_elements.testing.FakeStripe.latency].
         """
         _check_seconds(seconds)
         self._simulation.add_fault(Fault("delay", seconds=seconds), _check_times(times))

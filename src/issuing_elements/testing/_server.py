@@ -1,9 +1,9 @@
 """FakeStripe's wire: a stdlib HTTP server that hands requests to the simulation.
 
-Bytes in, :class:`~._simulation.Incoming` to the simulation, its
-:class:`~._simulation.Reply` back out as bytes. The steady latency and the
-injected delays are served here (outside the simulation's lock), dropped
-connections are dropped here, and accepted connections are counted here.
+Bytes in, `Incoming` to the simulation, its `Reply` back out as bytes. The
+steady latency and the injected delays are served here (outside the
+simulation's lock), dropped connections are dropped here, and accepted
+connections are counted here.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ _FORM = "application/x-www-form-urlencoded"
 
 
 class FakeStripeServer(ThreadingHTTPServer):
-    """One thread per connection, all daemons, all closed by :meth:`close`."""
+    """One thread per connection, all daemons, all closed by `close`."""
 
     daemon_threads = True
     allow_reuse_address = False
@@ -81,7 +81,7 @@ class FakeStripeServer(ThreadingHTTPServer):
         self.server_close()
 
     def pause(self, seconds: float) -> None:
-        """An injected delay that :meth:`close` cuts short."""
+        """An injected delay that `close` cuts short."""
         self.closing.wait(seconds)
 
     def process_request(

@@ -1,7 +1,7 @@
 """The Stripe that FakeStripe pretends to be: its state and its rules, sans I/O.
 
-:class:`Simulation` takes a parsed request (:class:`Incoming`) and returns the
-answer (:class:`Reply`); the HTTP server in ``_server`` only moves
+`Simulation` takes a parsed request (`Incoming`) and returns the
+answer (`Reply`); the HTTP server in ``_server`` only moves
 bytes. Everything here is guarded by one lock, so the server's threads and the
 test that drives it see one consistent state.
 
@@ -964,7 +964,7 @@ def _requested_components(
 
     Every simulated component comes back; those the request names with the
     values it asked for, the others disabled with every feature false. An
-    empty dict: the request named none. A :class:`Reply`: a refusal.
+    empty dict: the request named none. A `Reply`: a refusal.
     """
     enabled: dict[str, bool] = {}
     features: dict[str, dict[str, bool]] = {}
