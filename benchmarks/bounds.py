@@ -6,9 +6,9 @@ client bounds the call within ``deadline`` on its own. Here that client is
 (``deadline=10``, ``max_network_retries=2``: 3 attempts of at most 2.5 s, plus
 pauses of at most 1.5 s, 9 s in all):
 
-* over HTTP to the fast stand-in: ``handle`` / raw create;
-* in-process, the same ``RequestsClient`` over a requests adapter that answers
-  with the canned key (no network): ``handle`` / raw create, and ``handle``
+* over HTTP to FakeStripe: ``handle`` / raw create;
+* in-process, the same ``RequestsClient`` over a requests adapter that replays
+  a FakeStripe answer (no network): ``handle`` / raw create, and ``handle``
   inline / ``handle`` on a worker thread (the same client under
   ``deadline=5``, which it does not bound): the price of the thread.
 """
@@ -23,12 +23,13 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from benchmarks import subjects
-from benchmarks.measure import interleaved
+from benchmarks.fake import API_VERSION
+from benchmarks.measure import calls_per_side, interleaved
 from benchmarks.report import Row
-from benchmarks.standin import API_VERSION, KEY_BODY, KEY_HEADERS, SECRET_KEY
 from issuing_elements import EphemeralKeyIssuer
 
 if TYPE_CHECKING:
+    from benchmarks.fake import RunningFake
     from benchmarks.measure import Scale
 
 # Connect and read timeouts that bound a call within the default deadline.
@@ -36,13 +37,17 @@ TIMEOUT = (1, 1.5)
 
 
 class CannedAdapter(BaseAdapter):
-    """A requests transport that answers every request with the canned key."""
+    """A requests transport that replays FakeStripe's recorded answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._body, self._headers = subjects.recorded_answer()
 
     def send(self, request: Any, *_: Any, **__: Any) -> requests.Response:
         response = requests.Response()
         response.status_code = 200
-        response._content = KEY_BODY
-        response.headers = CaseInsensitiveDict(KEY_HEADERS)
+        response._content = self._body
+        response.headers = CaseInsensitiveDict(self._headers)
         response.url = request.url
         response.request = request
         return response
@@ -51,24 +56,27 @@ class CannedAdapter(BaseAdapter):
         pass
 
 
-def bounded_client(url: str | None = None) -> stripe.StripeClient:
-    """A StripeClient whose timeouts bound a call; in-process when *url* is None."""
+def bounded_client(server: RunningFake | None = None) -> stripe.StripeClient:
+    """A StripeClient whose timeouts bound a call; in-process when *server* is None."""
     session = None
-    if url is None:
-        url = "http://127.0.0.1:9"
+    url, api_key = "http://127.0.0.1:9", "sk_test_fake_benchmarks_in_process"
+    if server is None:
         session = requests.Session()
         session.trust_env = False  # no proxy lookups in os.environ: less to dilute
         session.mount("http://", CannedAdapter())
+    else:
+        url, api_key = server.url, server.api_key
     return stripe.StripeClient(
-        SECRET_KEY,
+        api_key,
         base_addresses={"api": url},
         http_client=stripe.RequestsClient(timeout=TIMEOUT, session=session),
     )
 
 
-def over_http(url: str, scale: Scale) -> list[Row]:
-    calls = subjects.Calls(bounded_client(url))
+def over_http(server: RunningFake, scale: Scale) -> list[Row]:
+    calls = subjects.Calls(bounded_client(server), server)
     n = scale.rounds * scale.calls
+    calls.stock(2 * calls_per_side(rounds=scale.rounds, calls=scale.calls))
     handle = interleaved(
         calls.handle, calls.raw, rounds=scale.rounds, calls=scale.calls
     )

@@ -6,7 +6,7 @@
 * The Lambda example's first invocation (``examples/aws_lambda/handler.py``,
   a fresh process: import, build, answer one function-URL event) against
   :mod:`benchmarks.apps.minimal_lambda` doing the same with stripe-python
-  alone, both against the fast stand-in.
+  alone, both against FakeStripe, each invocation with a fresh nonce.
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks import standin
+from benchmarks import fake
 from benchmarks.report import Row
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from benchmarks.fake import RunningFake
     from benchmarks.measure import Scale
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,13 +42,20 @@ FORBIDDEN = (
     "difflib",
 )
 
+# argv: the handler's file, the event's file, and the nonce to send: the
+# event's body is rewritten with it, the same work on both sides.
 _INVOKE = """
-import importlib.util, json, sys
+import base64, importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("lambda_handler", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 with open(sys.argv[2]) as f:
     event = json.load(f)
+body = json.loads(base64.b64decode(event["body"]))
+body["nonce"] = sys.argv[3]
+text = json.dumps(body).encode()
+event["body"] = base64.b64encode(text).decode()
+event["headers"]["content-length"] = str(len(text))
 answer = module.handler(event, None)
 assert answer["statusCode"] == 200, answer
 body = json.loads(answer["body"])
@@ -60,16 +70,25 @@ def _wall(argv: list[str], env: dict[str, str] | None = None) -> float:
 
 
 def _side_by_side(
-    a: list[str], b: list[str], rounds: int, env: dict[str, str] | None = None
+    a: list[str],
+    b: list[str],
+    rounds: int,
+    env: dict[str, str] | None = None,
+    nonces: Iterator[str] | None = None,
 ) -> list[float]:
-    _wall(a, env)  # the first run writes any missing bytecode
-    _wall(b, env)
+    """Per-round ratios; with *nonces*, each run gets the next as its last argument."""
+
+    def wall(argv: list[str]) -> float:
+        return _wall(argv if nonces is None else [*argv, next(nonces)], env)
+
+    wall(a)  # the first run writes any missing bytecode
+    wall(b)
     ratios = []
     for round_ in range(rounds):
         if round_ % 2:
-            spent_b, spent_a = _wall(b, env), _wall(a, env)
+            spent_b, spent_a = wall(b), wall(a)
         else:
-            spent_a, spent_b = _wall(a, env), _wall(b, env)
+            spent_a, spent_b = wall(a), wall(b)
         ratios.append(spent_a / spent_b)
     return ratios
 
@@ -115,12 +134,12 @@ def imports(scale: Scale) -> list[Row]:
     ]
 
 
-def lambda_first_call(url: str, scale: Scale) -> list[Row]:
+def lambda_first_call(server: RunningFake, scale: Scale) -> list[Row]:
     env = {
         **os.environ,
-        "STRIPE_SECRET_KEY": standin.SECRET_KEY,
-        "STRIPE_PUBLISHABLE_KEY": standin.PUBLISHABLE_KEY,
-        "STRIPE_API_BASE": url,
+        "STRIPE_SECRET_KEY": server.api_key,
+        "STRIPE_PUBLISHABLE_KEY": server.publishable_key,
+        "STRIPE_API_BASE": server.url,
     }
     python = sys.executable
     example = ROOT / "examples" / "aws_lambda" / "handler.py"
@@ -130,6 +149,7 @@ def lambda_first_call(url: str, scale: Scale) -> list[Row]:
         [python, "-c", _INVOKE, str(minimal), str(EVENT)],
         scale.processes,
         env,
+        iter(server.nonces(2 * (scale.processes + 1), fake.DEMO_CARD_ID)),
     )
     return [
         Row(
@@ -144,6 +164,6 @@ def lambda_first_call(url: str, scale: Scale) -> list[Row]:
 
 def run(scale: Scale) -> list[Row]:
     rows = imports(scale)
-    with standin.running() as server:
-        rows += lambda_first_call(server.url, scale)
+    with fake.running() as server:
+        rows += lambda_first_call(server, scale)
     return rows

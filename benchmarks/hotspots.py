@@ -16,14 +16,14 @@ import pstats
 import timeit
 import uuid
 
-from benchmarks import subjects
+from benchmarks import fake, subjects
 from issuing_elements import KeyRequest
 
 CALLS = 3000
 TEXT = subjects.BODY.decode()
 DOCUMENT = {
     "ephemeralKeySecret": "ek_test_x",
-    "issuingCard": subjects.CARD_ID,
+    "issuingCard": fake.CARD_ID,
     "nonce": subjects.NONCE,
     "expires": 1,
 }
@@ -83,7 +83,7 @@ def fixes() -> list[tuple[str, float, float]]:
         ),
         (
             "ids checked twice on the handle path (parse, then issue)",
-            _micro(lambda: check_ids(subjects.CARD_ID, subjects.NONCE)),
+            _micro(lambda: check_ids(fake.CARD_ID, subjects.NONCE)),
             0.0,
         ),
         (
@@ -98,7 +98,7 @@ def fixes() -> list[tuple[str, float, float]]:
         ),
         (
             "KeyRequest built twice (attrs __init__)",
-            _micro(lambda: KeyRequest(card_id=subjects.CARD_ID, nonce=subjects.NONCE)),
+            _micro(lambda: KeyRequest(card_id=fake.CARD_ID, nonce=subjects.NONCE)),
             0.0,
         ),
     ]

@@ -61,6 +61,11 @@ QUICK = Scale(
 )
 
 
+def calls_per_side(*, rounds: int, calls: int) -> int:
+    """How many times :func:`interleaved` calls each side, warm-up included."""
+    return max(1, calls // 10) + rounds * calls
+
+
 def interleaved(
     a: Callable[[], object],
     b: Callable[[], object],

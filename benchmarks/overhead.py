@@ -1,11 +1,12 @@
 """Items 1, 2, 5 (sync) and 7: what ``issue`` and ``handle`` add to the raw call.
 
-* Over HTTP to the fast stand-in (stripe-python's default transport,
-  ``requests``): ``issue`` / raw create and ``handle`` / raw create.
-* In-process (:class:`~benchmarks.subjects.CannedHTTPClient`, no network):
-  ``handle`` / raw create, which is the library's own CPU next to
-  stripe-python's.
-* 500 sequential ``issue`` calls: the TCP connections the stand-in accepted.
+* Over HTTP to FakeStripe (stripe-python's default transport, ``requests``):
+  ``issue`` / raw create and ``handle`` / raw create, each call with a nonce
+  of its own.
+* In-process (:class:`~benchmarks.subjects.CannedHTTPClient`, replaying a
+  FakeStripe answer, no network): ``handle`` / raw create, which is the
+  library's own CPU next to stripe-python's.
+* 500 sequential ``issue`` calls: the TCP connections FakeStripe accepted.
 * RSS after few and after many ``handle`` calls, in fresh processes
   (``python -m benchmarks.overhead --memory N M`` prints the two in kB).
 """
@@ -17,17 +18,19 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-from benchmarks import bounds, standin, subjects
-from benchmarks.measure import interleaved
+from benchmarks import bounds, fake, subjects
+from benchmarks.measure import calls_per_side, interleaved
 from benchmarks.report import Row
 
 if TYPE_CHECKING:
+    from benchmarks.fake import RunningFake
     from benchmarks.measure import Scale
 
 
-def over_http(url: str, scale: Scale) -> list[Row]:
-    calls = subjects.Calls(subjects.client(url))
+def over_http(server: RunningFake, scale: Scale) -> list[Row]:
+    calls = subjects.Calls(subjects.client(server), server)
     n = scale.rounds * scale.calls
+    calls.stock(4 * calls_per_side(rounds=scale.rounds, calls=scale.calls))
     issue = interleaved(calls.issue, calls.raw, rounds=scale.rounds, calls=scale.calls)
     handle = interleaved(
         calls.handle, calls.raw, rounds=scale.rounds, calls=scale.calls
@@ -57,12 +60,13 @@ def in_process(scale: Scale) -> list[Row]:
     ]
 
 
-def connections(server: standin.RunningStandIn, scale: Scale) -> list[Row]:
-    server.reset()
-    calls = subjects.Calls(subjects.client(server.url))
+def connections(server: RunningFake, scale: Scale) -> list[Row]:
+    calls = subjects.Calls(subjects.client(server), server)
+    calls.stock(scale.sequential)
+    before = server.connections()
     for _ in range(scale.sequential):
         calls.issue()
-    count = server.connections()
+    count = server.connections() - before
     name = f"TCP connections, {scale.sequential} sequential issue()"
     return [Row("5", name, [count], "<=", 2)]
 
@@ -111,9 +115,9 @@ def _memory_child(few: int, many: int) -> None:
 
 def run(scale: Scale) -> list[Row]:
     rows = in_process(scale) + bounds.in_process(scale)
-    with standin.running() as server:
-        rows = over_http(server.url, scale) + rows + connections(server, scale)
-        rows += bounds.over_http(server.url, scale)
+    with fake.running() as server:
+        rows = over_http(server, scale) + rows + connections(server, scale)
+        rows += bounds.over_http(server, scale)
     return rows + memory(scale)
 
 

@@ -1,11 +1,13 @@
 """Items 3 and 5 (async): stripe-python's async transports under concurrency.
 
-Against a stand-in that answers after 100 ms, for ``stripe.HTTPXClient()``
+Against FakeStripe answering after 100 ms (``FakeStripe(latency=0.1)``, in
+a process of its own), for ``stripe.HTTPXClient()``
 and ``stripe.AIOHTTPClient()`` as stripe-python builds them (default pools):
 the wall time of 500 concurrent ``aissue`` over that of one, and the two
 transports' 500-call bursts against each other. On the faster transport,
-``ahandle`` x500 against raw ``create_async`` x500. Then, against the fast
-stand-in, the TCP connections 500 sequential ``aissue`` open per transport.
+``ahandle`` x500 against raw ``create_async`` x500. Then, against FakeStripe
+without latency, the TCP connections 500 sequential ``aissue`` open per
+transport. Every call trades a fresh nonce, minted before its timed section.
 """
 
 from __future__ import annotations
@@ -17,17 +19,18 @@ from typing import TYPE_CHECKING
 
 import stripe
 
-from benchmarks import standin, subjects
+from benchmarks import fake, subjects
 from benchmarks.measure import ainterleaved
 from benchmarks.report import Row
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from benchmarks.fake import RunningFake
     from benchmarks.measure import Scale
 
 BURST = 500
-DELAY = 0.1
+LATENCY = 0.1
 TRANSPORTS: dict[str, Callable[[], stripe.HTTPClient]] = {
     "HTTPXClient": stripe.HTTPXClient,
     "AIOHTTPClient": stripe.AIOHTTPClient,
@@ -49,18 +52,20 @@ async def _timed(call: Callable[[], Awaitable[object]]) -> float:
     return time.perf_counter() - start
 
 
-async def _transports(url: str, scale: Scale) -> tuple[list[Row], str]:
+async def _transports(server: RunningFake, scale: Scale) -> tuple[list[Row], str]:
     calls = {
-        name: subjects.Calls(subjects.client(url, make()))
+        name: subjects.Calls(subjects.client(server, make()), server)
         for name, make in TRANSPORTS.items()
     }
     for each in calls.values():  # warm the pools
+        each.stock(20)
         await burst(each.aissue, 20)()
     ratios: dict[str, list[float]] = {name: [] for name in calls}
     bursts: dict[str, list[float]] = {name: [] for name in calls}
     for round_ in range(scale.burst_rounds):
         names = list(calls) if round_ % 2 == 0 else list(reversed(calls))
         for name in names:
+            calls[name].stock(3 + BURST)
             one = statistics.median(
                 [await _timed(calls[name].aissue) for _ in range(3)]
             )
@@ -92,6 +97,7 @@ async def _transports(url: str, scale: Scale) -> tuple[list[Row], str]:
         )
     )
     chosen = calls[faster]
+    chosen.stock(BURST * (2 + 2 * scale.burst_rounds * 2))
     handle = await ainterleaved(
         burst(chosen.ahandle), burst(chosen.araw), rounds=scale.burst_rounds * 2
     )
@@ -110,12 +116,13 @@ async def _transports(url: str, scale: Scale) -> tuple[list[Row], str]:
     return rows, faster
 
 
-async def _connections(server: standin.RunningStandIn, n: int) -> list[Row]:
+async def _connections(server: RunningFake, n: int) -> list[Row]:
     rows = []
     for name, make in TRANSPORTS.items():
-        server.reset()
         http_client = make()
-        calls = subjects.Calls(subjects.client(server.url, http_client))
+        calls = subjects.Calls(subjects.client(server, http_client), server)
+        calls.stock(n)
+        before = server.connections()
         for _ in range(n):
             await calls.aissue()
         await http_client.close_async()  # type: ignore[no-untyped-call]  # stripe-python is untyped here
@@ -123,7 +130,7 @@ async def _connections(server: standin.RunningStandIn, n: int) -> list[Row]:
             Row(
                 "5",
                 f"TCP connections, {n} sequential aissue(), {name}",
-                [server.connections()],
+                [server.connections() - before],
                 "<=",
                 2,
             )
@@ -133,8 +140,8 @@ async def _connections(server: standin.RunningStandIn, n: int) -> list[Row]:
 
 def run(scale: Scale) -> tuple[list[Row], str]:
     """The rows, and the name of the faster transport."""
-    with standin.running(delay=DELAY) as slow:
-        rows, faster = asyncio.run(_transports(slow.url, scale))
-    with standin.running() as fast:
+    with fake.running(latency=LATENCY) as slow:
+        rows, faster = asyncio.run(_transports(slow, scale))
+    with fake.running() as fast:
         rows += asyncio.run(_connections(fast, scale.sequential))
     return rows, faster

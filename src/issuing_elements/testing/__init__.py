@@ -78,6 +78,11 @@ class FakeStripe:
         clock: Epoch seconds;
             [`advance`][issuing_elements.testing.FakeStripe.advance] moves
             the fake's time on from it.
+        latency: Seconds every secret-key call waits before its answer, as
+            from a far-away Stripe;
+            [`set_latency`][issuing_elements.testing.FakeStripe.set_latency]
+            changes it. One-off delays are
+            [`delay_next`][issuing_elements.testing.FakeStripe.delay_next]'s.
 
     Use it as a context manager, or call
     [`start`][issuing_elements.testing.FakeStripe.start] and
@@ -94,6 +99,7 @@ class FakeStripe:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.time,
+        latency: float = 0.0,
     ) -> None:
         if not api_key.startswith("sk_test_"):
             raise ValueError("api_key must be a test secret key (sk_test_...)")
@@ -103,6 +109,7 @@ class FakeStripe:
             )
         if key_lifetime <= 0:
             raise ValueError("key_lifetime must be a positive number of seconds")
+        _check_seconds(latency, "latency")
         self._api_key = api_key
         self._publishable_key = publishable_key
         self._address = (host, port)
@@ -111,6 +118,7 @@ class FakeStripe:
             publishable_key=publishable_key,
             key_lifetime=key_lifetime,
             clock=clock,
+            latency=latency,
         )
         self._server: FakeStripeServer | None = None
         self._closed = False
@@ -243,6 +251,26 @@ class FakeStripe:
         """Move the fake's clock on, for example past a key's ``expires``."""
         self._simulation.advance(seconds)
 
+    # -- latency: for the secret-key endpoints, every call -------------------
+
+    @property
+    def latency(self) -> float:
+        """Seconds every secret-key call waits before its answer (0: none)."""
+        return self._simulation.latency
+
+    def set_latency(self, seconds: float) -> None:
+        """Make every secret-key call from now on wait *seconds*, then answer.
+
+        A steady latency, as from a far-away Stripe, unlike
+        [`delay_next`][issuing_elements.testing.FakeStripe.delay_next]'s
+        one-off faults (which add to it). Calls are
+        held in parallel, one thread per connection: 500 concurrent calls
+        at 0.1 s take about 0.1 s, not 50. The browser-facing endpoints
+        answer at once.
+        """
+        _check_seconds(seconds)
+        self._simulation.set_latency(seconds)
+
     # -- faults: for the secret-key endpoints, consumed in order ------------
 
     def fail_next(  # noqa: PLR0913 - each one shapes the answer
@@ -277,9 +305,12 @@ class FakeStripe:
         self._simulation.add_fault(fault, _check_times(times))
 
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
-        """Hold the next *times* secret-key calls for *seconds*, then answer."""
-        if seconds < 0:
-            raise ValueError("seconds must not be negative")
+        """Hold the next *times* secret-key calls for *seconds*, then answer.
+
+        On top of the steady
+        [`latency`][issuing_elements.testing.FakeStripe.latency].
+        """
+        _check_seconds(seconds)
         self._simulation.add_fault(Fault("delay", seconds=seconds), _check_times(times))
 
     def drop_next(self, *, times: int = 1, after_processing: bool = False) -> None:
@@ -327,6 +358,15 @@ class FakeStripe:
         """Every request received, in order, with keys redacted."""
         return self._simulation.requests
 
+    @property
+    def connections(self) -> int:
+        """The TCP connections the fake accepted since it started.
+
+        How many a client opened for its calls: one for many calls when it
+        keeps connections alive, one per call when it does not.
+        """
+        return 0 if self._server is None else self._server.accepted
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on *host* that was free a moment ago.
@@ -353,6 +393,11 @@ def _check_card_id(card_id: str) -> None:
 def _check_account(account: str | None) -> None:
     if account is not None and not account.startswith("acct_"):
         raise ValueError(f"connected account ids start with 'acct_', not {account!r}")
+
+
+def _check_seconds(seconds: float, name: str = "seconds") -> None:
+    if seconds < 0:
+        raise ValueError(f"{name} must not be negative")
 
 
 def _check_times(times: int) -> int:

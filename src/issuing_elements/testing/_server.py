@@ -1,8 +1,9 @@
 """FakeStripe's wire: a stdlib HTTP server that hands requests to the simulation.
 
-Bytes in, `Incoming` to the simulation, its
-`Reply` back out as bytes. Injected delays are served
-here (outside the simulation's lock) and dropped connections are dropped here.
+Bytes in, `Incoming` to the simulation, its `Reply` back out as bytes. The
+steady latency and the injected delays are served here (outside the
+simulation's lock), dropped connections are dropped here, and accepted
+connections are counted here.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ class FakeStripeServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False
     # socketserver's backlog of 5 drops connections a busy app opens at once;
-    # the client then retries its SYN after 1, 3, 7 s.
-    request_queue_size = 128
+    # the client then retries its SYN after 1, 3, 7 s. At 128, 500 clients
+    # connecting at once still overflowed it (100-150 SYNs dropped, answers
+    # a second late); at 1024 none were. Linux caps it at net.core.somaxconn.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], simulation: Simulation) -> None:
         self.simulation = simulation
@@ -38,7 +41,14 @@ class FakeStripeServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._serving: threading.Thread | None = None
+        self._accepted = 0
         super().__init__(address, _Handler)
+
+    @property
+    def accepted(self) -> int:
+        """The TCP connections accepted since the server started."""
+        with self._connections_lock:
+            return self._accepted
 
     @property
     def url(self) -> str:
@@ -88,6 +98,7 @@ class FakeStripeServer(ThreadingHTTPServer):
         )
         with self._connections_lock:
             self._connections[connection] = thread
+            self._accepted += 1
         thread.start()
 
     def process_request_thread(
@@ -142,8 +153,11 @@ class _Handler(BaseHTTPRequestHandler):
         server = cast("FakeStripeServer", self.server)
         incoming = self._parse()
         fault = server.simulation.take_fault(incoming)
+        pause = server.simulation.latency_for(incoming)
         if fault is not None and fault.kind == "delay":
-            server.pause(fault.seconds)
+            pause += fault.seconds
+        if pause:
+            server.pause(pause)
         reply = server.simulation.respond(incoming, fault)
         if reply is None:
             # Answer nothing and hang up, like a connection lost mid-flight.

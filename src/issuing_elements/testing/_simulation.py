@@ -352,6 +352,7 @@ class Simulation:
         publishable_key: str,
         key_lifetime: int,
         clock: Callable[[], float],
+        latency: float = 0.0,
     ) -> None:
         self._api_key = api_key
         self._publishable_key = publishable_key
@@ -368,6 +369,7 @@ class Simulation:
         self._revoked: list[str] = []
         self._requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
+        self._latency = latency
         self._saved: dict[tuple[str, str, str], _Saved] = {}
 
     # -- set-up and inspection, called by the test through FakeStripe ------
@@ -395,6 +397,15 @@ class Simulation:
             if account is None:
                 account = self._cards.get(card_id) or None
             return self._mint_nonce(card_id, account)
+
+    @property
+    def latency(self) -> float:
+        with self._lock:
+            return self._latency
+
+    def set_latency(self, seconds: float) -> None:
+        with self._lock:
+            self._latency = seconds
 
     def add_fault(self, fault: Fault, times: int) -> None:
         with self._lock:
@@ -437,14 +448,15 @@ class Simulation:
 
     def take_fault(self, incoming: Incoming) -> Fault | None:
         """The next injected fault, if *incoming* is a secret-key call."""
-        secret_key_call = incoming.method != "OPTIONS" and (
-            incoming.path in {EPHEMERAL_KEYS_PATH, ACCOUNT_SESSIONS_PATH}
-            or incoming.path.startswith(EPHEMERAL_KEYS_PATH + "/")
-        )
         with self._lock:
-            if secret_key_call and self._faults:
+            if _secret_key_call(incoming) and self._faults:
                 return self._faults.popleft()
             return None
+
+    def latency_for(self, incoming: Incoming) -> float:
+        """The steady latency to serve before answering *incoming*, in seconds."""
+        with self._lock:
+            return self._latency if _secret_key_call(incoming) else 0.0
 
     def respond(self, incoming: Incoming, fault: Fault | None) -> Reply | None:
         """Answer *incoming* and record it; ``None`` means drop the connection.
@@ -897,6 +909,14 @@ class Simulation:
             "status": "active",
             "type": "virtual",
         }
+
+
+def _secret_key_call(incoming: Incoming) -> bool:
+    """A call that takes the secret key: the ones faults and latency apply to."""
+    return incoming.method != "OPTIONS" and (
+        incoming.path in {EPHEMERAL_KEYS_PATH, ACCOUNT_SESSIONS_PATH}
+        or incoming.path.startswith(EPHEMERAL_KEYS_PATH + "/")
+    )
 
 
 def _bearer(incoming: Incoming) -> str:
