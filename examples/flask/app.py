@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _shared import Demo, process_demo
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from issuing_elements import HttpResponse
 
 
@@ -39,13 +41,12 @@ def create_app(demo: Demo | None = None) -> Flask:
     def current() -> Demo:
         return demo if demo is not None else process_demo()
 
-    @app.post("/ephemeral-keys")
-    def ephemeral_keys() -> Response:
-        issuer = current().issuer
+    def endpoint(door: Callable[..., HttpResponse]) -> Response:
+        """Read the request, find the user, call one of the issuer's doors."""
         user = current().authenticate(request.headers.get("Authorization"))
         # One byte over the limit is enough for the library to answer 413.
-        body = request.stream.read(issuer.max_body_bytes + 1)
-        answer = issuer.handle(
+        body = request.stream.read(current().issuer.max_body_bytes + 1)
+        answer = door(
             user,
             body=body,
             content_type=request.headers.get("Content-Type"),
@@ -54,34 +55,20 @@ def create_app(demo: Demo | None = None) -> Flask:
         )
         return to_flask(answer)
 
+    @app.post("/ephemeral-keys")
+    def ephemeral_keys() -> Response:
+        return endpoint(current().issuer.handle)
+
     @app.post("/mobile/ephemeral-keys")
     def mobile_ephemeral_keys() -> Response:
         # Stripe's iOS, Android and React Native SDKs (push provisioning to
         # Apple Pay and Google Pay): the same authorizer, a key without a nonce.
-        issuer = current().issuer
-        user = current().authenticate(request.headers.get("Authorization"))
-        answer = issuer.handle_mobile(
-            user,
-            body=request.stream.read(issuer.max_body_bytes + 1),
-            content_type=request.headers.get("Content-Type"),
-            headers=request.headers,
-            client_ip=request.remote_addr,
-        )
-        return to_flask(answer)
+        return endpoint(current().issuer.handle_mobile)
 
     @app.post("/account-sessions")
     def account_sessions() -> Response:
-        # The admin page's fetchClientSecret: the same few lines as above.
-        issuer = current().issuer
-        user = current().authenticate(request.headers.get("Authorization"))
-        answer = issuer.handle_account_session(
-            user,
-            body=request.stream.read(issuer.max_body_bytes + 1),
-            content_type=request.headers.get("Content-Type"),
-            headers=request.headers,
-            client_ip=request.remote_addr,
-        )
-        return to_flask(answer)
+        # The admin page's fetchClientSecret (Connect embedded components).
+        return endpoint(current().issuer.handle_account_session)
 
     @app.get("/admin")
     def admin_page() -> Response:
