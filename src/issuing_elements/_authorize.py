@@ -51,11 +51,22 @@ def check_authorizer(authorizer: object) -> None:
         )
 
 
+def never_awaited(result: object) -> bool:
+    """Whether a sync method got an awaitable it cannot await (a coroutine is closed).
+
+    For an application's callback called from the sync methods: its
+    coroutine will never run, so it is closed here rather than left to warn.
+    """
+    if not inspect.isawaitable(result):
+        return False
+    if inspect.iscoroutine(result):
+        result.close()
+    return True
+
+
 def refuse_awaitable(result: object, request: KeyRequest) -> None:
     """A sync method met an async authorizer: a configuration error, said clearly."""
-    if inspect.isawaitable(result):
-        if inspect.iscoroutine(result):
-            result.close()  # it will never run; don't let it warn
+    if never_awaited(result):
         logger.error(
             "The authorizer is async; use aissue/ahandle/arevoke, not the sync "
             "methods (card %s denied).",
@@ -74,15 +85,28 @@ def authorizer_failed(error: Exception, request: KeyRequest) -> IssuingElementsE
     ``RateLimitedError``, say) and stand as raised; none of them grants.
     Anything else denies, and is logged for the operator.
     """
+    return _denied_on_error(
+        error, "authorizer", f"card {request.card_id}", CardNotFoundError
+    )
+
+
+def _denied_on_error(
+    error: Exception,
+    who: str,
+    asked: str,
+    denial: type[CardNotFoundError | AccountNotFoundError],
+) -> IssuingElementsError:
+    """An authorizer's exception: the library's own stands, anything else denies."""
     if isinstance(error, IssuingElementsError):
         return error
     logger.error(
-        "The authorizer raised %s for card %s; denying.",
+        "The %s raised %s for %s; denying.",
+        who,
         type(error).__name__,
-        request.card_id,
+        asked,
         exc_info=error,
     )
-    return CardNotFoundError("The authorizer raised; denied.")
+    return denial(f"The {who} raised; denied.")
 
 
 def decide(verdict: Any, request: KeyRequest) -> Grant:
@@ -130,9 +154,7 @@ def _asked(request: AccountSessionRequest) -> str:
 
 def refuse_session_awaitable(result: object, request: AccountSessionRequest) -> None:
     """Same as `refuse_awaitable`, for the ``account_sessions=`` authorizer."""
-    if inspect.isawaitable(result):
-        if inspect.iscoroutine(result):
-            result.close()  # it will never run; don't let it warn
+    if never_awaited(result):
         logger.error(
             "The account_sessions authorizer is async; use acreate_account_session"
             "/ahandle_account_session, not the sync methods (account %s denied).",
@@ -148,15 +170,12 @@ def session_authorizer_failed(
     error: Exception, request: AccountSessionRequest
 ) -> IssuingElementsError:
     """Same as `authorizer_failed`, for the ``account_sessions=`` authorizer."""
-    if isinstance(error, IssuingElementsError):
-        return error
-    logger.error(
-        "The account_sessions authorizer raised %s for account %s; denying.",
-        type(error).__name__,
-        _asked(request),
-        exc_info=error,
+    return _denied_on_error(
+        error,
+        "account_sessions authorizer",
+        f"account {_asked(request)}",
+        AccountNotFoundError,
     )
-    return AccountNotFoundError("The account_sessions authorizer raised; denied.")
 
 
 def decide_session(verdict: Any, request: AccountSessionRequest) -> AccountSessionGrant:

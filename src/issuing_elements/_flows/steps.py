@@ -15,7 +15,12 @@ import time
 from typing import TYPE_CHECKING, TypeVar
 
 from issuing_elements._audit import Trail, log_audit_event
-from issuing_elements._authorize import authorizer_failed, decide, refuse_awaitable
+from issuing_elements._authorize import (
+    authorizer_failed,
+    decide,
+    never_awaited,
+    refuse_awaitable,
+)
 from issuing_elements._driver import wait
 from issuing_elements._origin import check_origin
 from issuing_elements._request import request_context
@@ -365,10 +370,7 @@ def _to_sink(settings: Settings[UserT], event: AuditEvent) -> Flow[None]:
     sink: Callable[[AuditEvent], object] = settings.audit
 
     def synchronous() -> None:
-        written = sink(event)
-        if inspect.isawaitable(written):
-            if inspect.iscoroutine(written):
-                written.close()  # it will never run; don't let it warn
+        if never_awaited(sink(event)):
             raise ConfigurationError(
                 "The audit sink is async; the sync methods cannot await it."
             )
