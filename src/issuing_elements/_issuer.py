@@ -48,8 +48,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
 
     Args:
         stripe_client: A ``stripe.StripeClient`` holding a secret (``sk_``) or
-            restricted (``rk_``) key, and no ``stripe_account`` of its own
-            (the account comes from each [`Grant`][issuing_elements.Grant]). It is
+            restricted (``rk_``) key, and no ``stripe_account`` or
+            ``stripe_context`` of its own (the account comes from each
+            [`Grant`][issuing_elements.Grant]). It is
             never mutated. For the async methods, one client per event loop.
         authorizer: ``authorizer(user, request)`` decides whether *user* may
             see ``request.card_id``: a [`Grant`][issuing_elements.Grant] (which may

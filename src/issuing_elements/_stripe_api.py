@@ -45,10 +45,20 @@ CREATE_SESSION = "create an Account Session"
 ACCOUNT_SESSIONS_MINIMUM_API_VERSION = "2025-01-27"
 
 
-def _client_option(client: stripe.StripeClient, name: str) -> str | None:
+# The client-level settings stripe-python sends with every request that name
+# another account than the Grant's: Stripe-Account, and Stripe-Context, which
+# Stripe reads in its place when both are sent.
+ACCOUNT_SETTINGS = ("stripe_account", "stripe_context")
+
+
+def _client_setting(client: stripe.StripeClient, name: str) -> object:
     # stripe-python keeps a client's settings private; read them defensively.
     options = getattr(getattr(client, "_requestor", None), "_options", None)
-    value = getattr(options, name, None)
+    return getattr(options, name, None)
+
+
+def _client_option(client: stripe.StripeClient, name: str) -> str | None:
+    value = _client_setting(client, name)
     return value if isinstance(value, str) else None
 
 
@@ -80,12 +90,16 @@ def check_client(client: object) -> None:
         raise ConfigurationError(
             f"stripe_client must be a stripe.StripeClient, not {type(client).__name__}."
         )
-    if _client_option(client, "stripe_account") is not None:
-        raise ConfigurationError(
-            "The Stripe client names a stripe_account of its own, which it would "
-            "send with every request: the account must come from each Grant. "
-            "Create the StripeClient without stripe_account."
-        )
+    for name in ACCOUNT_SETTINGS:
+        value = _client_setting(client, name)
+        # stripe-python sends the header for any value that is not empty
+        # (a str, or a StripeContext whose str() is not "").
+        if value is not None and str(value) != "":
+            raise ConfigurationError(
+                f"The Stripe client names a {name} of its own, which it would "
+                "send with every request: the account must come from each "
+                f"Grant. Create the StripeClient without {name}."
+            )
     key = client_api_key(client) or ""
     if key.startswith("pk_"):
         raise ConfigurationError(
