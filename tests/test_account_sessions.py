@@ -344,6 +344,21 @@ def test_rate_limits_count_sessions_per_user(fake: FakeStripe) -> None:
     assert 55 <= int(second.headers["Retry-After"]) <= 60
 
 
+def test_denied_requests_leave_the_accounts_budget(fake: FakeStripe) -> None:
+    issuer = make_issuer(
+        fake, rate_limiter=MemoryRateLimiter(per_card=RateLimit(2, 3600))
+    )
+    body = json.dumps({"account": ACCOUNT}).encode()
+
+    mallory = [
+        issuer.handle_account_session("mallory", body=body, content_type=JSON).status
+        for _ in range(2)
+    ]
+    ada = issuer.handle_account_session("ada", body=body, content_type=JSON)
+
+    assert ([404, 404], 200) == (mallory, ada.status)
+
+
 def test_origins_are_checked_before_anything(fake: FakeStripe) -> None:
     issuer = make_issuer(fake, allowed_origins=["https://admin.example.com"])
 

@@ -82,9 +82,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
             [`AuditEvent`][issuing_elements.AuditEvent] per decision.
             Defaults to JSON lines on the ``issuing_elements.audit`` logger.
             If it raises, the decision fails closed (500).
-        rate_limiter: Counts every authenticated, well-formed request per
-            user and per card before the authorizer runs; over the limit
-            the answer is 429 ``rate_limited``.
+        rate_limiter: Counts every authenticated, well-formed request
+            against its user's budget before the authorizer runs, and a
+            request the authorizer allowed against its card's budget; over
+            either limit the answer is 429 ``rate_limited``.
         key_ledger: Remembers the live keys per user and per card, so that
             [`revoke_user`][issuing_elements.EphemeralKeyIssuer.revoke_user]
             and [`revoke_card`][issuing_elements.EphemeralKeyIssuer.revoke_card]
@@ -140,6 +141,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 "audit must be a callable sink; every decision is audited."
             )
         check_session_authorizer(account_sessions)
+        _check_rate_limiter(rate_limiter)
         version = _stripe_api.resolve_api_version(stripe_client, api_version)
         if account_sessions is not None:
             _stripe_api.check_session_api_version(version)
@@ -426,6 +428,13 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> AccountSession:
         """Same as `create_account_session`, but async."""
         return await arun(account_sessions.create(self._settings, user, account))
+
+
+def _check_rate_limiter(rate_limiter: object) -> None:
+    if rate_limiter is not None:
+        from ._rate_limit import check_rate_limiter  # noqa: PLC0415 - with a limiter only
+
+        check_rate_limiter(rate_limiter)
 
 
 def _in_process(store: object) -> bool:

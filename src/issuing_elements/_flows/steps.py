@@ -124,32 +124,75 @@ def user_id_of(settings: Settings[UserT], user: UserT | None) -> str | None:
     return value
 
 
-def count(
-    settings: Settings[UserT],
-    user_id: str | None,
-    card_id: str,
-    deadline_at: float,
-    *,
-    subject: str = "card",
+def count_user(
+    settings: Settings[UserT], user_id: str | None, deadline_at: float
 ) -> Flow[None]:
-    """Count one request against the rate limits; over them, refuse (429).
+    """Spend one of the user's budget; over it, refuse (429).
 
-    *card_id* is the limiter's second key; *subject* names it in the log.
-    The limiter answers by *deadline_at* (``time.monotonic()``), or the
-    request is answered 503 (allowed, for a limiter built ``fail_open``).
+    Every authenticated, well-formed request spends it, before the
+    authorizer runs, so that walking card ids stays slow whether or not the
+    cards are the user's.
     """
     limiter = settings.rate_limiter
     if limiter is None:
         return
     if user_id is None:
         raise ConfigurationError("A rate limiter needs user_id= for these users.")
+    yield from _spend(
+        settings,
+        deadline_at,
+        lambda: limiter.hit_user(user_id),
+        lambda: limiter.ahit_user(user_id),
+        refused=("user", user_id),
+    )
+
+
+def count_card(
+    settings: Settings[UserT],
+    card_id: str,
+    deadline_at: float,
+    *,
+    subject: str = "card",
+) -> Flow[None]:
+    """Spend one of the card's budget; over it, refuse (429).
+
+    Only a request the authorizer allowed spends it: a user who may not see
+    the card cannot spend its budget, and so cannot lock its holder out.
+    *subject* names *card_id* in the log (an Account Session's account).
+    """
+    limiter = settings.rate_limiter
+    if limiter is None:
+        return
+    yield from _spend(
+        settings,
+        deadline_at,
+        lambda: limiter.hit_card(card_id),
+        lambda: limiter.ahit_card(card_id),
+        refused=(subject, card_id),
+    )
+
+
+def _spend(
+    settings: Settings[UserT],
+    deadline_at: float,
+    synchronous: Callable[[], float | None],
+    asynchronous: Callable[[], Awaitable[float | None]],
+    *,
+    refused: tuple[str, str],
+) -> Flow[None]:
+    """One hit on the rate limiter, answered by *deadline_at*, or 503.
+
+    A limiter that fails is answered 503 (allowed, for a limiter built
+    ``fail_open``); one that asks to wait, 429 with ``Retry-After``.
+    """
+    limiter = settings.rate_limiter
     try:
         retry_in = yield from call_store(
             "rate limiter",
             limiter,
             deadline_at,
-            lambda: limiter.hit(user_id, card_id),
-            lambda: limiter.ahit(user_id, card_id),
+            synchronous,
+            asynchronous,
             in_process=settings.limiter_in_process,
         )
     except ServiceUnavailableError:
@@ -159,9 +202,7 @@ def count(
         return
     if retry_in is not None:
         seconds = math.ceil(float(retry_in))
-        logger.info(
-            "Rate limit reached for %s %s; retry in %s s.", subject, card_id, seconds
-        )
+        logger.info("Rate limit reached for %s %s; retry in %s s.", *refused, seconds)
         raise RateLimitedError("The rate limit is reached.", retry_after=seconds)
 
 
