@@ -69,8 +69,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
             ``service_unavailable`` for a store, with ``Retry-After``. Your
             authorizer and audit sink are not cut short, but the
             authorizer's time counts against what is left. A key that
-            Stripe issues after the deadline is revoked. ``revoke``, ``revoke_user`` and ``revoke_card`` give
-            each call to Stripe or the key ledger a deadline of its own.
+            Stripe issues after the deadline is revoked. ``revoke``,
+            ``revoke_user`` and ``revoke_card`` give each call to Stripe or
+            the key ledger a deadline of its own.
         refresh_margin: Opt in to ``refreshIn`` in the 200 body: the seconds
             after which the page should fetch a new key, *refresh_margin*
             (1 to 600) before the key expires, counted on the server's
