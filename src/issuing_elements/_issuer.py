@@ -63,10 +63,16 @@ class EphemeralKeyIssuer(Generic[UserT]):
         max_network_retries: Retries Stripe calls on network errors, 409
             and 5xx, reusing one idempotency key.
         max_body_bytes: Request bodies larger than this are refused (413).
-        deadline: The most seconds one call to Stripe may take, all retries
-            together, whatever the HTTP client's timeout; then the answer is
-            503 ``stripe_unavailable``. A key that Stripe issues after the
-            deadline is revoked.
+        deadline: Seconds. The deadline bounds the whole request: the rate
+            limiter, Stripe (all retries together) and the key ledger share
+            it, whatever their clients' own timeouts, and past it the answer
+            is 503. That is ``stripe_unavailable`` for Stripe and
+            ``service_unavailable`` for a store, with ``Retry-After``. Your
+            authorizer and audit sink are not cut short, but the
+            authorizer's time counts against what is left. A key that
+            Stripe issues after the deadline is revoked. ``revoke``,
+            ``revoke_user`` and ``revoke_card`` give each call to Stripe or
+            the key ledger a deadline of its own.
         refresh_margin: Opt in to ``refreshIn`` in the 200 body: the seconds
             after which the page should fetch a new key, *refresh_margin*
             (1 to 600) before the key expires, counted on the server's
@@ -186,7 +192,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
 
     @property
     def deadline(self) -> float:
-        """The most seconds one call to Stripe may take, retries included."""
+        """The seconds that bound the whole request (limiter, Stripe, ledger)."""
         return self._settings.deadline
 
     def handle(
