@@ -88,8 +88,14 @@ def test_redact(text: str, expected: str) -> None:
         ('{"clientSecret":"short1"}', '{"clientSecret":"[REDACTED]"}'),
         ('{"CLIENT_SECRET": "short1"}', '{"CLIENT_SECRET": "[REDACTED]"}'),
         ("{'client_secret': 'short1'}", "{'client_secret': '[REDACTED]'}"),
-        ('{\\"client_secret\\": \\"short1\\"}', '{\\"client_secret\\": \\"[REDACTED]\\"}'),
-        ("client_secret=short1&account=acct_1", "client_secret=[REDACTED]&account=acct_1"),
+        (
+            '{\\"client_secret\\": \\"short1\\"}',
+            '{\\"client_secret\\": \\"[REDACTED]\\"}',
+        ),
+        (
+            "client_secret=short1&account=acct_1",
+            "client_secret=[REDACTED]&account=acct_1",
+        ),
         ("clientSecret=short1 next=1", "clientSecret=[REDACTED] next=1"),
         ("Client_Secret=short1", "Client_Secret=[REDACTED]"),
         # Ids and short underscored words are no secrets.
