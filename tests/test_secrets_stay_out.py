@@ -5,6 +5,7 @@ Also the tests of the suite-wide check in the root conftest.
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -13,7 +14,13 @@ import pytest
 import stripe
 from pytest_httpserver import HTTPServer
 
-from issuing_elements import EphemeralKeyIssuer, HttpResponse, IssuedKey
+from issuing_elements import (
+    AccountSessionGrant,
+    EphemeralKeyIssuer,
+    HttpResponse,
+    IssuedKey,
+    IssuingCardComponent,
+)
 from issuing_elements._redact import redact
 from issuing_elements.testing import FakeStripe
 from stripe_wire import CARD, KEY_SECRET, NONCE, key_object
@@ -297,3 +304,43 @@ def test_a_record_that_cannot_be_printed_is_logged_not_raised(
     logging.getLogger("stripe").warning(message, *args)
 
     assert [expected] == [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("secret", [BARE_SESSION_SECRET, ACCS_SESSION_SECRET])
+@pytest.mark.parametrize("door", ["key", "session"])
+def test_a_200_body_that_is_not_json_is_never_logged(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    caplog: pytest.LogCaptureFixture,
+    door: str,
+    secret: str,
+) -> None:
+    # Cut short after the secret: whatever its shape, the text stays out.
+    body = f'{{"client": "{secret}", "note": "proxy page", "x'
+    path = "/v1/ephemeral_keys" if door == "key" else "/v1/account_sessions"
+    httpserver.expect_request(path).respond_with_data(body, content_type="text/plain")
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        stripe_client,
+        lambda _user, _request: True,
+        api_version="2025-01-27.acacia",
+        max_network_retries=0,
+        account_sessions=lambda _user, _request: AccountSessionGrant(
+            "acct_1FakeConnected", (IssuingCardComponent(card_management=True),)
+        ),
+    )
+    json_body = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
+
+    answer = (
+        issuer.handle("alice", body=json_body, content_type="application/json")
+        if door == "key"
+        else issuer.handle_account_session("alice", body=b"", content_type=None)
+    )
+
+    ours = [
+        r.getMessage() for r in caplog.records if r.name.startswith("issuing_elements")
+    ]
+    assert (500, [], True) == (
+        answer.status,
+        [m for m in ours if secret[-12:] in m or "proxy page" in m],
+        any(f"{len(body)} bytes of text/plain" in m for m in ours),
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -177,7 +178,10 @@ def _unquoted(error: stripe.APIError) -> stripe.APIError | None:
     if status is None or not 200 <= status < 300:
         return None  # Stripe's own error object: no key, no session in it
     size = len((error.http_body or "").encode("utf-8", "replace"))
-    headers = error.headers or {}
+    # stripe-python passes an unreadable answer's headers where the JSON body
+    # goes (json_body): either way, they are the answer's headers.
+    found: object = error.headers or error.json_body
+    headers = dict(found) if isinstance(found, Mapping) else {}
     content_type = next(
         (v for k, v in headers.items() if k.lower() == "content-type"), None
     )
