@@ -25,7 +25,7 @@ from issuing_elements._driver import wait
 from issuing_elements._origin import check_origin
 from issuing_elements._request import request_context
 from issuing_elements._response import error_response
-from issuing_elements._stripe_api import request_options
+from issuing_elements._stripe_api import aheld, held, request_options
 from issuing_elements._stripe_call import (
     acall_within,
     call_within,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from issuing_elements._records import Grant, HttpResponse, KeyRequest
     from issuing_elements._request import RequestContext
     from issuing_elements._settings import Settings
+    from issuing_elements._stripe_api import StripeAnswer
 
 logger = logging.getLogger("issuing_elements")
 
@@ -268,39 +269,47 @@ def call_store(  # noqa: PLR0913 - what it is, by when, and its two ways
 def call_stripe(  # noqa: PLR0913 - by when, the two ways, and the late key's fate
     settings: Settings[UserT],
     deadline_at: float,
-    synchronous: Callable[[], T],
-    asynchronous: Callable[[], Awaitable[T]],
+    synchronous: Callable[[], object],
+    asynchronous: Callable[[], Awaitable[object]],
     *,
-    late: Callable[[T], None] | None = None,
-    alate: Callable[[T], Awaitable[None]] | None = None,
+    late: Callable[[StripeAnswer], None] | None = None,
+    alate: Callable[[StripeAnswer], Awaitable[None]] | None = None,
     in_background: bool = False,
-) -> Flow[T]:
+) -> Flow[StripeAnswer]:
     """A call to Stripe, answered by *deadline_at*, or 503 ``stripe_unavailable``.
 
     Inline where the HTTP client's own bound fits in what is left of the
     deadline (no worker thread); else on a worker, abandoned at the
     deadline, and an answer that comes after is handed to *late*. A call
     *in_background* (a late key's revocation) is bounded by its HTTP client
-    alone.
+    alone. The answer comes back held (`held`), so that no variable shows it.
     """
     client = settings.client
 
     def too_slow(seconds: float) -> IssuingElementsError:
         return stripe_too_slow(seconds, settings.deadline)
 
-    def bounded() -> T:
+    def bounded() -> StripeAnswer:
         seconds = remaining(deadline_at, "Stripe")
         inline = in_background or _fits(settings.stripe_bound, seconds)
         return call_within(
-            seconds, synchronous, late, inline=inline, on_timeout=too_slow
+            seconds,
+            lambda: held(synchronous),
+            late,
+            inline=inline,
+            on_timeout=too_slow,
         )
 
-    async def abounded() -> T:
+    async def abounded() -> StripeAnswer:
         check_event_loop(client)
         seconds = remaining(deadline_at, "Stripe")
         inline = in_background or _fits(settings.astripe_bound, seconds)
         return await acall_within(
-            seconds, asynchronous, alate, inline=inline, on_timeout=too_slow
+            seconds,
+            lambda: aheld(asynchronous),
+            alate,
+            inline=inline,
+            on_timeout=too_slow,
         )
 
     return (yield from wait(bounded, abounded))
