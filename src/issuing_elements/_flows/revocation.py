@@ -94,7 +94,7 @@ def revoke_all(
         read, aread = ledger.keys_for_card, ledger.akeys_for_card
         why = "Revoking every key of the card."
     (named,) = subject.values()
-    # The tombstone first, then the read: see _flows.keys._remember.
+    # The tombstone first, then the read: see _flows.keys._record.
     yield from _ask_ledger(
         settings,
         lambda: ledger.mark_revoked(**subject),
@@ -188,13 +188,41 @@ def delete(
 
 
 def revoke_orphan(
-    settings: Settings[UserT], key_id: str, stripe_account: str | None, trail: Trail
+    settings: Settings[UserT],
+    key_id: str,
+    stripe_account: str | None,
+    trail: Trail,
+    *,
+    recorded: LiveKey | None = None,
 ) -> Flow[None]:
-    """Revoke a key that was issued but not handed out; audit it if revoked."""
+    """Revoke a key that was issued but not handed out; audit it if revoked.
+
+    A key *recorded* in the key ledger already leaves it once revoked.
+    """
     trail.key_id = key_id
     if (yield from _delete_quietly(settings, key_id, stripe_account)):
+        if recorded is not None:
+            yield from _forget_quietly(settings, recorded)
         yield from audit_quietly(
             settings, trail.event("revoke", "revoked", "Issued but not handed out.")
+        )
+
+
+def _forget_quietly(settings: Settings[UserT], entry: LiveKey) -> Flow[None]:
+    """Take a revoked key out of the key ledger; a ledger that fails is logged."""
+    ledger = settings.key_ledger
+    if ledger is None:
+        return
+    try:
+        yield from _ask_ledger(
+            settings, lambda: ledger.forget(entry), lambda: ledger.aforget(entry)
+        )
+    except Exception as error:  # noqa: BLE001 - best effort, and said
+        logger.warning(
+            "Key %s is revoked but stays in the key ledger until it expires "
+            "(%s); a bulk revocation will find that Stripe has no such key.",
+            entry.key_id,
+            as_outcome(error),
         )
 
 
