@@ -33,7 +33,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("issuing_elements")
 
+# The Retry-After passed on when Stripe's is missing or unreadable, and the
+# most passed on: a Retry-After of Stripe's (or a proxy's) beyond it would
+# keep a cardholder away for no reason that outlives a minute.
 DEFAULT_RETRY_AFTER = 2
+MAX_RETRY_AFTER = 60
 
 # What the issuer was doing when Stripe refused, for the log and the mapping.
 CREATE = "create an ephemeral key"
@@ -288,12 +292,26 @@ def _invalid_request(
 
 
 def _retry_after(error: stripe.StripeError) -> int:
-    headers = error.headers or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    """Stripe's ``Retry-After`` in whole seconds, from 1 to `MAX_RETRY_AFTER`.
+
+    A value that is not a whole number of seconds (an HTTP date, a
+    fraction, text) gives `DEFAULT_RETRY_AFTER`; 0 or less gives 1.
+    """
+    value = _header(error.headers, "retry-after")
     try:
-        return max(1, int(value)) if value is not None else DEFAULT_RETRY_AFTER
+        seconds = int(value) if value is not None else DEFAULT_RETRY_AFTER
     except ValueError:
         return DEFAULT_RETRY_AFTER
+    return min(MAX_RETRY_AFTER, max(1, seconds))
+
+
+def _header(headers: object, name: str) -> str | None:
+    """The header *name* (lower-case) of a stripe-python error or answer, if any."""
+    items = getattr(headers, "items", None)
+    if not callable(items):
+        return None
+    value = next((v for k, v in items() if str(k).lower() == name), None)
+    return value if isinstance(value, str) else None
 
 
 # -- Account Sessions ----------------------------------------------------------

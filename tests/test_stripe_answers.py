@@ -1,0 +1,156 @@
+"""Stripe answers the issuer cannot take as they are, on both key doors and both twins.
+
+Stripe is pytest-httpserver, spoken to by the real stripe SDK: a 200 whose
+body cannot be read (a key may exist all the same: found again with its
+idempotency key and revoked), a key that is dead or nearly (refused and
+revoked), the mobile app's API version refused by Stripe (the caller's
+error, not the server's), and a ``Retry-After`` that is not a sane number
+of seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import stripe
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from issuing_elements import (
+    EphemeralKeyIssuer,
+    HttpResponse,
+)
+from issuing_elements._stripe_api import MAX_RETRY_AFTER
+from stripe_wire import CARD, NONCE, owner_of, stripe_error
+
+JSON = "application/json"
+BODY = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
+MOBILE_VERSION = "2024-06-20"
+MOBILE_BODY = json.dumps({"card_id": CARD, "api_version": MOBILE_VERSION}).encode()
+KEYS = "/v1/ephemeral_keys"
+STRIPE_REQUEST_ID = "req_fakeUnreadableAnswer"
+# In every unreadable body: no log line may show it.
+MARKER = "fakeBodyTextMarker"
+
+
+@pytest.fixture(params=["web", "mobile"])
+def door(request: pytest.FixtureRequest) -> str:
+    """Which key endpoint: the page's or the mobile app's."""
+    door: str = request.param
+    return door
+
+
+@pytest.fixture(params=["handle", "ahandle"])
+def twin(request: pytest.FixtureRequest) -> str:
+    """The sync method or its async twin."""
+    twin: str = request.param
+    return twin
+
+
+def issuer_for(client: stripe.StripeClient) -> EphemeralKeyIssuer[str]:
+    return EphemeralKeyIssuer(
+        client, owner_of({CARD: True}), max_network_retries=0, audit=lambda _: None
+    )
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    """Poll for a background step; the bound only stops a broken test hanging."""
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def knock(
+    issuer: EphemeralKeyIssuer[str],
+    door: str,
+    twin: str,
+    settled: Callable[[], bool] = lambda: True,
+) -> HttpResponse:
+    """One request through *door* and *twin*; then wait until *settled*.
+
+    Under ``ahandle`` the background search is a task of the request's
+    loop: the loop stays up until *settled*.
+    """
+    body = MOBILE_BODY if door == "mobile" else BODY
+    if twin == "handle":
+        call = issuer.handle_mobile if door == "mobile" else issuer.handle
+        answer = call("alice", body=body, content_type=JSON)
+        wait_until(settled)
+        return answer
+    acall = issuer.ahandle_mobile if door == "mobile" else issuer.ahandle
+
+    async def run() -> HttpResponse:
+        answer = await acall("alice", body=body, content_type=JSON)
+        await asyncio.to_thread(wait_until, settled)
+        return answer
+
+    return asyncio.run(run())
+
+
+def outcome_of(response: HttpResponse) -> tuple[int, str]:
+    return response.status, json.loads(response.body)["error"]["code"]
+
+
+def ours(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The library's log lines (stripe-python logs bodies at DEBUG: its own)."""
+    return [r.getMessage() for r in caplog.records if r.name == "issuing_elements"]
+
+
+def deletes(httpserver: HTTPServer) -> list[str]:
+    return [r.path for r, _ in httpserver.log if r.method == "DELETE"]
+
+
+def creates(httpserver: HTTPServer) -> list[Request]:
+    return [r for r, _ in httpserver.log if r.method == "POST"]
+
+
+# -- Retry-After -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stripe_says", "passed_on"),
+    [
+        pytest.param("7", "7", id="seconds"),
+        pytest.param("99999999999999999999", str(MAX_RETRY_AFTER), id="huge"),
+        pytest.param(str(MAX_RETRY_AFTER + 1), str(MAX_RETRY_AFTER), id="past the cap"),
+        pytest.param("0", "1", id="zero"),
+        pytest.param("-30", "1", id="negative"),
+        pytest.param("2.5", "2", id="a fraction"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", "2", id="an HTTP date"),
+    ],
+)
+def test_stripes_retry_after_is_passed_on_from_1_to_the_cap(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    stripe_says: str,
+    passed_on: str,
+) -> None:
+    httpserver.expect_request(KEYS, method="POST").respond_with_response(
+        Response(
+            stripe_error("rate_limit_error", "Too many requests."),
+            status=429,
+            mimetype=JSON,
+            headers={"Retry-After": stripe_says},
+        )
+    )
+
+    response = knock(issuer_for(stripe_client), "web", "handle")
+
+    assert ((503, "stripe_unavailable"), passed_on) == (
+        outcome_of(response),
+        response.headers["Retry-After"],
+    )
+
+
+def test_the_docs_state_the_retry_after_cap() -> None:
+    errors = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+
+    assert f"seconds from 1 to {MAX_RETRY_AFTER} (`MAX_RETRY_AFTER`)" in errors
