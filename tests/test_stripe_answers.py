@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from issuing_elements import (
     HttpResponse,
 )
 from issuing_elements._stripe_api import MAX_RETRY_AFTER
+from issuing_elements.exceptions import UnsupportedApiVersionError
 from stripe_wire import CARD, NONCE, owner_of, stripe_error
 
 JSON = "application/json"
@@ -110,6 +112,102 @@ def deletes(httpserver: HTTPServer) -> list[str]:
 
 def creates(httpserver: HTTPServer) -> list[Request]:
     return [r for r, _ in httpserver.log if r.method == "POST"]
+
+
+# -- the mobile app's API version, refused by Stripe ------------------------
+
+# How Stripe words it (type invalid_request_error, no code, no param).
+STRIPE_REFUSES_THE_VERSION = stripe_error(
+    "invalid_request_error", f"Invalid Stripe API version: {MOBILE_VERSION}"
+)
+VERSION_REFUSED = [
+    pytest.param(STRIPE_REFUSES_THE_VERSION, id="Stripe's message"),
+    pytest.param(
+        stripe_error(
+            "invalid_request_error", "Unknown version.", code="api_version_invalid"
+        ),
+        id="a code naming the version",
+    ),
+]
+
+
+@pytest.mark.parametrize("stripe_says", VERSION_REFUSED)
+def test_stripe_refusing_the_apps_api_version_is_the_callers_400(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    caplog: pytest.LogCaptureFixture,
+    twin: str,
+    stripe_says: str,
+) -> None:
+    httpserver.expect_request(KEYS, method="POST").respond_with_response(
+        Response(stripe_says, status=400, mimetype=JSON)
+    )
+
+    response = knock(issuer_for(stripe_client), "mobile", twin)
+
+    assert (
+        400,
+        {
+            "code": "unsupported_api_version",
+            "message": f"Stripe does not accept API version {MOBILE_VERSION}.",
+        },
+        [],
+    ) == (
+        response.status,
+        json.loads(response.body)["error"],
+        [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR],
+    )
+
+
+def test_the_issue_mobile_refusal_names_the_api_version_field(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    httpserver.expect_request(KEYS, method="POST").respond_with_response(
+        Response(STRIPE_REFUSES_THE_VERSION, status=400, mimetype=JSON)
+    )
+
+    with pytest.raises(UnsupportedApiVersionError) as refused:
+        issuer_for(stripe_client).issue_mobile(
+            "alice", card_id=CARD, api_version=MOBILE_VERSION
+        )
+
+    assert ("api_version", 400, "unsupported_api_version") == (
+        refused.value.field,
+        refused.value.status,
+        refused.value.code,
+    )
+
+
+def test_stripe_refusing_the_servers_own_api_version_stays_500(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient, twin: str
+) -> None:
+    httpserver.expect_request(KEYS, method="POST").respond_with_response(
+        Response(STRIPE_REFUSES_THE_VERSION, status=400, mimetype=JSON)
+    )
+
+    response = knock(issuer_for(stripe_client), "web", twin)
+
+    assert (500, "server_misconfigured") == outcome_of(response)
+
+
+def test_another_400_on_the_mobile_door_is_not_blamed_on_the_version(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    httpserver.expect_request(KEYS, method="POST").respond_with_response(
+        Response(
+            stripe_error(
+                "invalid_request_error",
+                "Received unknown parameter: issuing_card.",
+                param="issuing_card",
+            ),
+            status=400,
+            mimetype=JSON,
+        )
+    )
+
+    response = knock(issuer_for(stripe_client), "mobile", "handle")
+
+    assert (500, "server_misconfigured") == outcome_of(response)
 
 
 # -- Retry-After -------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -25,6 +26,7 @@ from .exceptions import (
     IssuingElementsError,
     ServerMisconfiguredError,
     StripeUnavailableError,
+    UnsupportedApiVersionError,
 )
 
 if TYPE_CHECKING:
@@ -43,6 +45,10 @@ MAX_RETRY_AFTER = 60
 CREATE = "create an ephemeral key"
 REVOKE = "revoke an ephemeral key"
 CREATE_SESSION = "create an Account Session"
+
+# How Stripe says that it refuses a request's Stripe-Version header: 400
+# ``invalid_request_error``, no ``param``, "Invalid Stripe API version: X".
+_VERSION_REFUSED = re.compile(r"\bapi[ _-]?version\b|\bstripe-version\b", re.IGNORECASE)
 
 # Stripe made the issuing_card and issuing_cards_list components generally
 # available in this version; before it they were a private preview.
@@ -209,11 +215,15 @@ def _field(response: Any, name: str) -> object:
         return None
 
 
-def translate(error: stripe.StripeError, *, action: str) -> IssuingElementsError:
+def translate(
+    error: stripe.StripeError, *, action: str, api_version: str | None = None
+) -> IssuingElementsError:
     """Map a stripe-python error to the library's outcome, and log it for the operator.
 
     Stripe's own text goes to the operator's log (redacted), never to the
-    browser.
+    browser. *api_version* is the caller's (a mobile SDK's), when the
+    request was made under it: Stripe refusing it is the caller's error
+    (400 ``unsupported_api_version``), not the server's.
     """
     status = error.http_status
     stripe_code = error.code
@@ -238,13 +248,19 @@ def translate(error: stripe.StripeError, *, action: str) -> IssuingElementsError
             "Stripe is unavailable.", retry_after=_retry_after(error), **context
         )
     elif isinstance(error, stripe.InvalidRequestError):
-        outcome = _invalid_request(error, param, action, context)
+        outcome = _invalid_request(error, param, action, context, api_version)
     else:
         outcome = ServerMisconfiguredError("Stripe refused the request.", **context)
     log = (
         logger.warning
         if isinstance(
-            outcome, (InvalidNonceError, CardNotFoundError, AccountNotFoundError)
+            outcome,
+            (
+                InvalidNonceError,
+                CardNotFoundError,
+                AccountNotFoundError,
+                UnsupportedApiVersionError,
+            ),
         )
         else logger.error
     )
@@ -268,8 +284,16 @@ def _invalid_request(
     param: object,
     action: str,
     context: dict[str, Any],
+    api_version: str | None,
 ) -> IssuingElementsError:
     message = (error.user_message or "").lower()
+    if api_version is not None and _refuses_version(error, param):
+        # A well-formed version (checked before the call): safe to name.
+        return UnsupportedApiVersionError(
+            f"Stripe does not accept API version {api_version}.",
+            field="api_version",
+            **context,
+        )
     if action != CREATE_SESSION and (
         param == "nonce" or (param is None and "nonce" in message)
     ):
@@ -288,6 +312,20 @@ def _invalid_request(
         return CardNotFoundError("Stripe has no such card for this account.", **context)
     return ServerMisconfiguredError(
         "Stripe refused the request as invalid; see the log.", **context
+    )
+
+
+def _refuses_version(error: stripe.InvalidRequestError, param: object) -> bool:
+    """Whether Stripe refused the request's API version, not one of its parameters.
+
+    Stripe answers 400 naming no parameter, with a message such as "Invalid
+    Stripe API version: 2099-01-01" (or a code that names the version).
+    """
+    if error.http_status != 400 or param not in (None, ""):
+        return False
+    code = error.code or ""
+    return "version" in code.lower() or (
+        _VERSION_REFUSED.search(error.user_message or "") is not None
     )
 
 

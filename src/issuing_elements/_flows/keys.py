@@ -307,7 +307,7 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
                 idempotency_key=options.get("idempotency_key") or "",
                 request_id=trail.request_id,
             )
-        raise translate(error, action=CREATE) from None
+        raise translate(error, action=CREATE, api_version=api_version) from None
     try:
         return issued_key(response, request, grant, api_version)
     except IssuingElementsError:
