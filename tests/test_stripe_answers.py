@@ -26,9 +26,9 @@ from issuing_elements import (
     EphemeralKeyIssuer,
     HttpResponse,
 )
-from issuing_elements._stripe_api import MAX_RETRY_AFTER
+from issuing_elements._stripe_api import MAX_RETRY_AFTER, MIN_KEY_LIFETIME
 from issuing_elements.exceptions import UnsupportedApiVersionError
-from stripe_wire import CARD, NONCE, owner_of, stripe_error
+from stripe_wire import CARD, NONCE, key_object, owner_of, stripe_error
 
 JSON = "application/json"
 BODY = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
@@ -112,6 +112,73 @@ def deletes(httpserver: HTTPServer) -> list[str]:
 
 def creates(httpserver: HTTPServer) -> list[Request]:
     return [r for r, _ in httpserver.log if r.method == "POST"]
+
+
+# -- a key that is dead, or nearly ------------------------------------------
+
+# Stripe's published fixture (openapi/fixtures3.json), with the fields the
+# library needs added: it expired in February 2009.
+STRIPE_FIXTURE = {
+    "created": 1234567890,
+    "expires": 1234567890,
+    "id": "ephkey_1MoqxSLgUG5tbmjc0YqD4HmT",
+    "livemode": False,
+    "object": "ephemeral_key",
+}
+
+
+def stripe_answers_the_key(httpserver: HTTPServer, **fields: object) -> str:
+    key = key_object(**fields)
+    httpserver.expect_request(KEYS, method="POST").respond_with_json(key)
+    httpserver.expect_request(f"{KEYS}/{key['id']}", method="DELETE").respond_with_json(
+        {"id": key["id"], "object": "ephemeral_key", "deleted": True}
+    )
+    return str(key["id"])
+
+
+def test_stripes_published_fixture_is_refused_and_revoked(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    caplog: pytest.LogCaptureFixture,
+    door: str,
+    twin: str,
+) -> None:
+    key_id = stripe_answers_the_key(httpserver, **STRIPE_FIXTURE)
+
+    response = knock(issuer_for(stripe_client), door, twin)
+
+    [why] = [line for line in ours(caplog) if "expired" in line]
+    assert ((500, "server_misconfigured"), [f"{KEYS}/{key_id}"], True) == (
+        outcome_of(response),
+        deletes(httpserver),
+        "1234567890" in why,
+    )
+
+
+@pytest.mark.parametrize(
+    ("left", "handed_out"),
+    [
+        pytest.param(MIN_KEY_LIFETIME - 5, False, id="less than a minute left"),
+        pytest.param(MIN_KEY_LIFETIME + 120, True, id="minutes left"),
+    ],
+)
+def test_a_key_that_leaves_less_than_a_minute_is_refused_and_revoked(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    door: str,
+    twin: str,
+    left: int,
+    handed_out: bool,
+) -> None:
+    now = int(time.time())
+    key_id = stripe_answers_the_key(
+        httpserver, created=now + left - 900, expires=now + left
+    )
+
+    response = knock(issuer_for(stripe_client), door, twin)
+
+    expected = (200, []) if handed_out else (500, [f"{KEYS}/{key_id}"])
+    assert expected == (response.status, deletes(httpserver))
 
 
 # -- the mobile app's API version, refused by Stripe ------------------------
@@ -248,7 +315,12 @@ def test_stripes_retry_after_is_passed_on_from_1_to_the_cap(
     )
 
 
-def test_the_docs_state_the_retry_after_cap() -> None:
-    errors = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+def test_the_docs_state_the_retry_after_cap_and_the_shortest_key() -> None:
+    docs = Path(__file__).parent.parent / "docs"
 
-    assert f"seconds from 1 to {MAX_RETRY_AFTER} (`MAX_RETRY_AFTER`)" in errors
+    assert [True, True] == [
+        f"seconds from 1 to {MAX_RETRY_AFTER} (`MAX_RETRY_AFTER`)"
+        in (docs / "errors.md").read_text(),
+        f"(`MIN_KEY_LIFETIME`, {MIN_KEY_LIFETIME} s"
+        in " ".join((docs / "security.md").read_text().split()),
+    ]

@@ -46,6 +46,10 @@ CREATE = "create an ephemeral key"
 REVOKE = "revoke an ephemeral key"
 CREATE_SESSION = "create an Account Session"
 
+# A key that leaves less than this is refused and revoked, never handed out:
+# it would die before the page or the app could use it.
+MIN_KEY_LIFETIME = 60
+
 # How Stripe says that it refuses a request's Stripe-Version header: 400
 # ``invalid_request_error``, no ``param``, "Invalid Stripe API version: X".
 _VERSION_REFUSED = re.compile(r"\bapi[ _-]?version\b|\bstripe-version\b", re.IGNORECASE)
@@ -130,14 +134,20 @@ def create_params(request: KeyRequest) -> EphemeralKeyCreateParams:
 
 
 def issued_key(
-    response: Any, request: KeyRequest, grant: Grant, api_version: str | None = None
+    response: Any,
+    request: KeyRequest,
+    grant: Grant,
+    api_version: str | None = None,
+    *,
+    now: float,
 ) -> IssuedKey:
     """Read Stripe's ``ephemeral_key`` object; refuse one that is not whole.
 
     The key must be for the card that was asked for: Stripe's answer names
     it in ``associated_objects``. A mobile key (no nonce) goes to the app
     as Stripe's whole object, so its ``object`` and ``created`` must be
-    right too.
+    right too. A key whose ``expires`` leaves less than `MIN_KEY_LIFETIME`
+    seconds after *now* (epoch seconds) is refused: it is dead, or nearly.
     """
     key_id = _field(response, "id")
     secret = _field(response, "secret")
@@ -158,6 +168,8 @@ def issued_key(
         problem = "an object this library does not recognize"
     elif _associated_cards(response) != [request.card_id]:
         problem = "a key that is not for the card asked for"
+    elif expires - now < MIN_KEY_LIFETIME:  # type: ignore[operator]  # an int: checked above
+        problem = _short_lived(expires, now)  # type: ignore[arg-type]  # checked above
     if problem is not None:
         request_id = _request_id(response)
         logger.error(
@@ -182,6 +194,16 @@ def issued_key(
         created=created,  # type: ignore[arg-type]  # checked above
         api_version=api_version,
     )
+
+
+def _short_lived(expires: int, now: float) -> str:
+    left = round(expires - now)
+    if left <= 0:
+        return (
+            f"a key that expired {-left} s ago (expires {expires}, this server's "
+            f"clock {round(now)}; if the key is new, check the clock)"
+        )
+    return f"a key that expires in {left} s, less than {MIN_KEY_LIFETIME} s"
 
 
 def _is_int(value: object) -> bool:

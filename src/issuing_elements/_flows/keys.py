@@ -309,7 +309,7 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
             )
         raise translate(error, action=CREATE, api_version=api_version) from None
     try:
-        return issued_key(response, request, grant, api_version)
+        return issued_key(response, request, grant, api_version, now=time.time())
     except IssuingElementsError:
         # Stripe made a key, just not one this library can hand out.
         key_id = key_id_of(response)
