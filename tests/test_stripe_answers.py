@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stripe
@@ -23,12 +24,15 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from issuing_elements import (
+    AccountSessionGrant,
     EphemeralKeyIssuer,
+    Grant,
     HttpResponse,
+    IssuingCardComponent,
 )
 from issuing_elements._stripe_api import MAX_RETRY_AFTER, MIN_KEY_LIFETIME
 from issuing_elements.exceptions import UnsupportedApiVersionError
-from stripe_wire import CARD, NONCE, key_object, owner_of, stripe_error
+from stripe_wire import CARD, KEY_ID, NONCE, key_object, owner_of, stripe_error
 
 JSON = "application/json"
 BODY = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
@@ -112,6 +116,166 @@ def deletes(httpserver: HTTPServer) -> list[str]:
 
 def creates(httpserver: HTTPServer) -> list[Request]:
     return [r for r, _ in httpserver.log if r.method == "POST"]
+
+
+# -- a 200 that cannot be read ----------------------------------------------
+
+_WHOLE = json.dumps(key_object(associated_objects=[{"id": CARD, MARKER: 1}]))
+UNREADABLE = [
+    pytest.param(
+        _WHOLE[: _WHOLE.index(MARKER) + len(MARKER) + 3], JSON, id="truncated JSON"
+    ),
+    pytest.param(f"<html><body>{MARKER}</body></html>", "text/html", id="not JSON"),
+    pytest.param(json.dumps([MARKER, key_object()]), JSON, id="a JSON array"),
+]
+
+
+def first_unreadable_then_the_key(body: str, content_type: str) -> Any:
+    """Stripe: the first answer cannot be read; asked again, the same key."""
+    answers: list[Response] = []
+
+    def create(_: Request) -> Response:
+        answers.append(
+            Response(
+                body,
+                mimetype=content_type,
+                headers={"Request-Id": STRIPE_REQUEST_ID},
+            )
+            if not answers
+            else Response(json.dumps(key_object()), mimetype=JSON)
+        )
+        return answers[-1]
+
+    return create
+
+
+@pytest.mark.parametrize(("body", "content_type"), UNREADABLE)
+def test_a_key_in_an_unreadable_200_is_found_again_and_revoked(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    caplog: pytest.LogCaptureFixture,
+    door: str,
+    twin: str,
+    body: str,
+    content_type: str,
+) -> None:
+    httpserver.expect_request(KEYS, method="POST").respond_with_handler(
+        first_unreadable_then_the_key(body, content_type)
+    )
+    httpserver.expect_request(f"{KEYS}/{KEY_ID}", method="DELETE").respond_with_json(
+        {"id": KEY_ID, "object": "ephemeral_key", "deleted": True}
+    )
+
+    response = knock(
+        issuer_for(stripe_client), door, twin, lambda: bool(deletes(httpserver))
+    )
+
+    asked = creates(httpserver)
+    assert ((500, "server_misconfigured"), 2, 1, [f"{KEYS}/{KEY_ID}"]) == (
+        outcome_of(response),
+        len(asked),
+        len({r.headers["Idempotency-Key"] for r in asked}),
+        deletes(httpserver),
+    )
+    [idempotency_key] = {r.headers["Idempotency-Key"] for r in asked}
+    logged = ours(caplog)
+    assert (True, []) == (
+        any(idempotency_key in message for message in logged),
+        [message for message in logged if MARKER in message],
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [p for p in UNREADABLE if p.id != "a JSON array"],
+)
+def test_an_unreadable_200_is_logged_by_its_size_and_type_never_its_text(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    caplog: pytest.LogCaptureFixture,
+    door: str,
+    body: str,
+    content_type: str,
+) -> None:
+    httpserver.expect_request(KEYS, method="POST").respond_with_handler(
+        first_unreadable_then_the_key(body, content_type)
+    )
+    httpserver.expect_request(f"{KEYS}/{KEY_ID}", method="DELETE").respond_with_json(
+        {"id": KEY_ID, "object": "ephemeral_key", "deleted": True}
+    )
+
+    knock(issuer_for(stripe_client), door, "handle", lambda: bool(deletes(httpserver)))
+
+    [idempotency_key] = {r.headers["Idempotency-Key"] for r in creates(httpserver)}
+    [line] = [message for message in ours(caplog) if "cannot be read" in message]
+    assert [True] * 4 == [
+        STRIPE_REQUEST_ID in line,
+        idempotency_key in line,
+        f"{len(body.encode())} bytes of {content_type}" in line,
+        MARKER not in line,
+    ]
+
+
+def test_a_key_that_cannot_be_found_again_is_logged(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    httpserver.expect_request(KEYS, method="POST").respond_with_response(
+        Response(f"<p>{MARKER}</p>", mimetype="text/html")
+    )
+
+    def logged() -> bool:
+        return any("asking again failed too" in line for line in ours(caplog))
+
+    response = knock(issuer_for(stripe_client), "web", "handle", logged)
+
+    assert ((500, "server_misconfigured"), 2, [], True) == (
+        outcome_of(response),
+        len(creates(httpserver)),
+        deletes(httpserver),
+        logged(),
+    )
+
+
+def test_an_unreadable_account_session_is_refused_and_logged_without_its_body(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    account = "acct_1FakeUnreadable"
+    sessions = httpserver.expect_request("/v1/account_sessions", method="POST")
+    sessions.respond_with_response(
+        Response(
+            f'{{"object": "account_session", "client_secret": "_{MARKER}',
+            mimetype=JSON,
+            headers={"Request-Id": STRIPE_REQUEST_ID},
+        )
+    )
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        stripe_client,
+        lambda _user, _request: Grant(),
+        api_version="2025-01-27.acacia",
+        max_network_retries=0,
+        account_sessions=lambda _user, _request: AccountSessionGrant(
+            account=account, components=(IssuingCardComponent(),)
+        ),
+        audit=lambda _: None,
+    )
+
+    response = issuer.handle_account_session(
+        "admin", body=json.dumps({"account": account}).encode(), content_type=JSON
+    )
+
+    [request] = [r for r, _ in httpserver.log]
+    logged = ours(caplog)
+    [line] = [message for message in logged if "cannot be read" in message]
+    assert ((500, "server_misconfigured"), True, True, []) == (
+        outcome_of(response),
+        request.headers["Idempotency-Key"] in line,
+        STRIPE_REQUEST_ID in line,
+        [message for message in logged if MARKER in message],
+    )
 
 
 # -- a key that is dead, or nearly ------------------------------------------

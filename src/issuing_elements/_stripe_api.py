@@ -216,6 +216,76 @@ def key_id_of(response: object) -> str | None:
     return key_id if is_key_id(key_id) else None
 
 
+def unreadable_answer(error: stripe.StripeError) -> str | None:
+    """What is wrong with a 2xx answer that stripe-python could not read, or ``None``.
+
+    stripe-python raises `stripe.APIError` for a body that is not JSON (cut
+    short, an HTML page), though Stripe may have done what was asked. Said
+    by the body's length and content type, never its text.
+    """
+    status = error.http_status
+    if not isinstance(error, stripe.APIError) or status is None:
+        return None
+    if not 200 <= status < 300:
+        return None
+    content_type = _header(_answer_headers(error), "content-type")
+    size = len((error.http_body or "").encode())
+    return f"{size} bytes of {content_type or 'no content type'}, not JSON"
+
+
+def answer_request_id(error: stripe.StripeError) -> str | None:
+    """Stripe's request id for *error*, also where stripe-python misplaced it."""
+    return error.request_id or _header(_answer_headers(error), "request-id")
+
+
+def _answer_headers(error: stripe.StripeError) -> object:
+    # For a body it cannot read, stripe-python passes the answer's headers
+    # where the JSON body would go, and leaves ``headers`` empty.
+    return error.headers or error.json_body
+
+
+def answer_shape(response: object) -> str:
+    """What kind of JSON value a parsed answer is, for the log; never its content."""
+    if isinstance(response, list):
+        return f"a JSON array of {len(response)} items"
+    kinds = {str: "a JSON string", bool: "a JSON boolean", type(None): "JSON null"}
+    kind = kinds.get(type(response))
+    if kind is not None:
+        return kind
+    if isinstance(response, (int, float)):
+        return "a JSON number"
+    return "an object that names no ephemeral key"
+
+
+def unreadable_refused(  # noqa: PLR0913 - the answer, and what names it in the log
+    error: stripe.StripeError,
+    problem: str,
+    *,
+    asked: str,
+    idempotency_key: str,
+    request_id: str | None,
+    fate: str,
+) -> ServerMisconfiguredError:
+    """Log a 2xx answer that could not be read (*problem*), and what follows (*fate*).
+
+    *request_id* is the request's own (``X-Request-Id``), if it has one.
+    """
+    stripe_request_id = answer_request_id(error)
+    logger.error(
+        "Stripe answered the %s with a body that cannot be read (%s; Stripe "
+        "request id %s, idempotency key %s, request id %s): %s",
+        asked,
+        problem,
+        stripe_request_id,
+        idempotency_key,
+        request_id,
+        fate,
+    )
+    return ServerMisconfiguredError(
+        "Stripe's answer could not be read.", stripe_request_id=stripe_request_id
+    )
+
+
 def _associated_cards(response: Any) -> list[object]:
     objects = _field(response, "associated_objects")
     if not isinstance(objects, list):

@@ -37,10 +37,13 @@ from issuing_elements._response import (
 )
 from issuing_elements._stripe_api import (
     CREATE,
+    answer_shape,
     create_params,
     issued_key,
     key_id_of,
     translate,
+    unreadable_answer,
+    unreadable_refused,
 )
 from issuing_elements.exceptions import (
     CardNotFoundError,
@@ -284,6 +287,25 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
         settings, account, idempotent=True, api_version=api_version
     )
 
+    idempotency_key = options.get("idempotency_key") or ""
+
+    def look_for_it(why: str) -> Flow[None]:
+        # The answer may be lost or unreadable, not the key: look for it, in the
+        # background, once (the same idempotency key, no retries of its own).
+        once: stripe.RequestOptions = {**options, "max_network_retries": 0}
+        return (
+            yield from find_lost_key(
+                settings,
+                lambda: keys.create(params=params, options=once),
+                lambda: keys.create_async(params=params, options=once),
+                stripe_account=account,
+                card_id=request.card_id,
+                idempotency_key=idempotency_key,
+                request_id=trail.request_id,
+                why=why,
+            )
+        )
+
     try:
         response = yield from call_stripe(
             settings,
@@ -294,19 +316,20 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
             alate=lambda answer: arevoke_late(settings, answer, account),
         )
     except stripe.StripeError as error:
-        if isinstance(error, stripe.APIConnectionError):
-            # The answer may be lost, not the key: look for it, in the background,
-            # once (the same idempotency key, no retries of its own).
-            once: stripe.RequestOptions = {**options, "max_network_retries": 0}
-            yield from find_lost_key(
-                settings,
-                lambda: keys.create(params=params, options=once),
-                lambda: keys.create_async(params=params, options=once),
-                stripe_account=account,
-                card_id=request.card_id,
-                idempotency_key=options.get("idempotency_key") or "",
+        unreadable = unreadable_answer(error)
+        if unreadable is not None:
+            refused = unreadable_refused(
+                error,
+                unreadable,
+                asked=f"ephemeral key request for card {request.card_id}",
+                idempotency_key=idempotency_key,
                 request_id=trail.request_id,
+                fate="a key may exist; asking again to find it and revoke it.",
             )
+            yield from look_for_it("could not be read")
+            raise refused from None
+        if isinstance(error, stripe.APIConnectionError):
+            yield from look_for_it("was lost")
         raise translate(error, action=CREATE, api_version=api_version) from None
     try:
         return issued_key(response, request, grant, api_version, now=time.time())
@@ -315,6 +338,17 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
         key_id = key_id_of(response)
         if key_id is not None:
             yield from revoke_orphan(settings, key_id, account, trail)
+        else:
+            logger.warning(
+                "Stripe's answer to the key request for card %s is %s; asking "
+                "again (idempotency key %s, request id %s) to find a key it "
+                "may have issued and revoke it.",
+                request.card_id,
+                answer_shape(response),
+                idempotency_key,
+                trail.request_id,
+            )
+            yield from look_for_it("named no key")
         raise
 
 
