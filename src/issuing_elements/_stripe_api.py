@@ -156,7 +156,9 @@ def issued_key(
     created = _field(response, "created")
     mobile = request.nonce is None
     problem = None
-    if not (
+    if response is None or isinstance(response, (list, str, int, float)):
+        problem = f"{answer_shape(response)}, not an object"
+    elif not (
         is_key_id(key_id)
         and isinstance(secret, str)
         and secret.startswith("ek_")
