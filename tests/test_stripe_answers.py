@@ -30,7 +30,11 @@ from issuing_elements import (
     HttpResponse,
     IssuingCardComponent,
 )
-from issuing_elements._stripe_api import MAX_RETRY_AFTER, MIN_KEY_LIFETIME
+from issuing_elements._stripe_api import (
+    MAX_RETRY_AFTER,
+    MIN_KEY_LIFETIME,
+    _retry_after,
+)
 from issuing_elements.exceptions import UnsupportedApiVersionError
 from stripe_wire import CARD, KEY_ID, NONCE, key_object, owner_of, stripe_error
 
@@ -477,6 +481,21 @@ def test_stripes_retry_after_is_passed_on_from_1_to_the_cap(
         outcome_of(response),
         response.headers["Retry-After"],
     )
+
+
+@pytest.mark.parametrize(
+    ("stripe_says", "seconds"),
+    [("0", 1), ("-30", 1), ("99999999999999999999", MAX_RETRY_AFTER), ("7", 7)],
+)
+def test_stripes_retry_after_is_read_from_1_to_the_cap(
+    stripe_says: str, seconds: int
+) -> None:
+    # The error classes clamp too: this holds the reading itself.
+    error = stripe.RateLimitError(
+        "Too many requests.", http_status=429, headers={"Retry-After": stripe_says}
+    )
+
+    assert seconds == _retry_after(error)
 
 
 def test_the_docs_state_the_retry_after_cap_and_the_shortest_key() -> None:
