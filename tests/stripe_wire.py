@@ -20,7 +20,8 @@ KEY_ID = "ephkey_1FakeKey"
 # Stripe's real shape: base64 text, then ``_00`` and a tail (here the text is
 # "acct_1FakeConnected,fakesecret0001").
 KEY_SECRET = "ek_test_YWNjdF8xRmFrZUNvbm5lY3RlZCxmYWtlc2VjcmV0MDAwMQ_00FakeTail01"
-CREATED = 1_800_000_000
+# Far ahead: the issuer refuses a key that has expired on its clock.
+CREATED = 4_000_000_000
 EXPIRES = CREATED + 900
 
 

@@ -47,6 +47,7 @@ def test_every_error_has_a_distinct_code_or_is_a_refinement() -> None:
     assert {
         (400, "invalid_request"),
         (400, "invalid_nonce"),
+        (400, "unsupported_api_version"),
         (401, "unauthenticated"),
         (403, "forbidden_origin"),
         (404, "card_not_found"),

@@ -598,6 +598,57 @@ def test_a_key_in_flight_during_a_bulk_revocation_is_revoked_not_handed_out(
     )
 
 
+def test_a_key_refused_in_flight_is_revoked_and_leaves_the_ledger(
+    fake: FakeStripe, ledger: KeyLedger
+) -> None:
+    issuers: list[EphemeralKeyIssuer[str]] = []
+
+    def authorize_during_revoke_user(user: str, request: KeyRequest) -> Grant | None:
+        # revoke_user lands while this request is in flight, before its key.
+        issuers[0].revoke_user(user)
+        return authorize(user, request)
+
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize_during_revoke_user, audit=discard, key_ledger=ledger
+    )
+    issuers.append(issuer)
+
+    answer = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert (404, 1, [], []) == (
+        answer.status,
+        len(fake.keys),
+        [key.id for key in fake.keys if key.revoked_at is None],
+        ledger.keys_for_user("alice"),
+    )
+
+
+def test_an_async_key_refused_in_flight_leaves_the_ledger(fake: FakeStripe) -> None:
+    ledger = MemoryKeyLedger()
+    issuers: list[EphemeralKeyIssuer[str]] = []
+
+    async def authorize_during_revoke_user(
+        user: str, request: KeyRequest
+    ) -> Grant | None:
+        await issuers[0].arevoke_user(user)
+        return authorize(user, request)
+
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize_during_revoke_user, audit=discard, key_ledger=ledger
+    )
+    issuers.append(issuer)
+
+    answer = asyncio.run(
+        issuer.ahandle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+    )
+
+    assert (404, [], []) == (
+        answer.status,
+        [key.id for key in fake.keys if key.revoked_at is None],
+        ledger.keys_for_user("alice"),
+    )
+
+
 def test_an_async_key_in_flight_during_revoke_user_is_revoked(
     fake: FakeStripe,
 ) -> None:

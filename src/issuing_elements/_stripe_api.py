@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from .exceptions import (
     IssuingElementsError,
     ServerMisconfiguredError,
     StripeUnavailableError,
+    UnsupportedApiVersionError,
 )
 
 if TYPE_CHECKING:
@@ -36,12 +38,24 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("issuing_elements")
 
+# The Retry-After passed on when Stripe's is missing or unreadable, and the
+# most passed on: a Retry-After of Stripe's (or a proxy's) beyond it would
+# keep a cardholder away for no reason that outlives a minute.
 DEFAULT_RETRY_AFTER = 2
+MAX_RETRY_AFTER = 60
 
 # What the issuer was doing when Stripe refused, for the log and the mapping.
 CREATE = "create an ephemeral key"
 REVOKE = "revoke an ephemeral key"
 CREATE_SESSION = "create an Account Session"
+
+# A key that leaves less than this is refused and revoked, never handed out:
+# it would die before the page or the app could use it.
+MIN_KEY_LIFETIME = 60
+
+# How Stripe says that it refuses a request's Stripe-Version header: 400
+# ``invalid_request_error``, no ``param``, "Invalid Stripe API version: X".
+_VERSION_REFUSED = re.compile(r"\bapi[ _-]?version\b|\bstripe-version\b", re.IGNORECASE)
 
 # Stripe made the issuing_card and issuing_cards_list components generally
 # available in this version; before it they were a private preview.
@@ -157,6 +171,16 @@ class StripeAnswer:
         return getattr(self._answer, "last_response", None)
 
 
+def _unwrapped(response: object) -> object:
+    """The answer a `StripeAnswer` holds (or *response* itself), to say its shape."""
+    return response._answer if isinstance(response, StripeAnswer) else response  # noqa: SLF001 - this module's own class
+
+
+def _not_an_object(response: object) -> bool:
+    """Whether the answer is JSON null, an array or a scalar: no key in it."""
+    return isinstance(_unwrapped(response), (type(None), list, str, int, float))
+
+
 def held(call: Callable[[], object]) -> StripeAnswer:
     """``call()``'s answer from Stripe, held in a `StripeAnswer`.
 
@@ -199,13 +223,29 @@ def _unquoted(error: stripe.APIError) -> stripe.APIError | None:
     content_type = next(
         (v for k, v in headers.items() if k.lower() == "content-type"), None
     )
-    return stripe.APIError(
-        f"Stripe's answer could not be read: {size} bytes of "
-        f"{redact(str(content_type))[:100]} (HTTP status {status}); its text is "
-        "not shown.",
-        http_status=status,
-        headers=headers,
-    )
+    return UnreadableAnswer(size, content_type, status, headers)
+
+
+class UnreadableAnswer(stripe.APIError):
+    """A 2xx answer stripe-python could not read, said without its text."""
+
+    def __init__(
+        self,
+        size: int,
+        content_type: str | None,
+        status: int,
+        headers: dict[str, str],
+    ) -> None:
+        shown = redact(str(content_type))[:100] if content_type else None
+        super().__init__(
+            f"Stripe's answer could not be read: {size} bytes of "
+            f"{shown or 'no content type'} (HTTP status {status}); its text is "
+            "not shown.",
+            http_status=status,
+            headers=headers,
+        )
+        self.size = size
+        self.content_type = shown
 
 
 def create_params(request: KeyRequest) -> EphemeralKeyCreateParams:
@@ -215,14 +255,20 @@ def create_params(request: KeyRequest) -> EphemeralKeyCreateParams:
 
 
 def issued_key(
-    response: Any, request: KeyRequest, grant: Grant, api_version: str | None = None
+    response: Any,
+    request: KeyRequest,
+    grant: Grant,
+    api_version: str | None = None,
+    *,
+    now: float,
 ) -> IssuedKey:
     """Read Stripe's ``ephemeral_key`` object; refuse one that is not whole.
 
     The key must be for the card that was asked for: Stripe's answer names
     it in ``associated_objects``. A mobile key (no nonce) goes to the app
     as Stripe's whole object, so its ``object`` and ``created`` must be
-    right too.
+    right too. A key whose ``expires`` leaves less than `MIN_KEY_LIFETIME`
+    seconds after *now* (epoch seconds) is refused: it is dead, or nearly.
     """
     # The secret stays in the answer until the IssuedKey, whose repr hides
     # it, holds it: never in a variable a tracker would show.
@@ -232,7 +278,9 @@ def issued_key(
     created = _field(response, "created")
     mobile = request.nonce is None
     problem = None
-    if not (
+    if _not_an_object(response):
+        problem = f"{answer_shape(response)}, not an object"
+    elif not (
         is_key_id(key_id)
         and _is_key_secret(_field(response, "secret"))
         and _is_int(expires)
@@ -243,6 +291,8 @@ def issued_key(
         problem = "an object this library does not recognize"
     elif _associated_cards(response) != [request.card_id]:
         problem = "a key that is not for the card asked for"
+    elif expires - now < MIN_KEY_LIFETIME:  # type: ignore[operator]  # an int: checked above
+        problem = _short_lived(expires, now)  # type: ignore[arg-type]  # checked above
     if problem is not None:
         request_id = _request_id(response)
         logger.error(
@@ -273,6 +323,16 @@ def _is_key_secret(value: object) -> bool:
     return isinstance(value, str) and value.startswith("ek_")
 
 
+def _short_lived(expires: int, now: float) -> str:
+    left = round(expires - now)
+    if left <= 0:
+        return (
+            f"a key that expired {-left} s ago (expires {expires}, this server's "
+            f"clock {round(now)}; if the key is new, check the clock)"
+        )
+    return f"a key that expires in {left} s, less than {MIN_KEY_LIFETIME} s"
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -281,6 +341,81 @@ def key_id_of(response: object) -> str | None:
     """The ephemeral key id in Stripe's answer, if it holds one."""
     key_id = _field(response, "id")
     return key_id if is_key_id(key_id) else None
+
+
+def unreadable_answer(error: stripe.StripeError) -> str | None:
+    """What is wrong with a 2xx answer that stripe-python could not read, or ``None``.
+
+    stripe-python raises `stripe.APIError` for a body that is not JSON (cut
+    short, an HTML page), though Stripe may have done what was asked. Said
+    by the body's length and content type, never its text.
+    """
+    if isinstance(error, UnreadableAnswer):  # held() took its text out
+        return (
+            f"{error.size} bytes of {error.content_type or 'no content type'}, not JSON"
+        )
+    status = error.http_status
+    if not isinstance(error, stripe.APIError) or status is None:
+        return None
+    if not 200 <= status < 300:
+        return None
+    content_type = _header(_answer_headers(error), "content-type")
+    size = len((error.http_body or "").encode())
+    return f"{size} bytes of {content_type or 'no content type'}, not JSON"
+
+
+def answer_request_id(error: stripe.StripeError) -> str | None:
+    """Stripe's request id for *error*, also where stripe-python misplaced it."""
+    return error.request_id or _header(_answer_headers(error), "request-id")
+
+
+def _answer_headers(error: stripe.StripeError) -> object:
+    # For a body it cannot read, stripe-python passes the answer's headers
+    # where the JSON body would go, and leaves ``headers`` empty.
+    return error.headers or error.json_body
+
+
+def answer_shape(response: object) -> str:
+    """What kind of JSON value a parsed answer is, for the log; never its content."""
+    response = _unwrapped(response)
+    if isinstance(response, list):
+        return f"a JSON array of {len(response)} items"
+    kinds = {str: "a JSON string", bool: "a JSON boolean", type(None): "JSON null"}
+    kind = kinds.get(type(response))
+    if kind is not None:
+        return kind
+    if isinstance(response, (int, float)):
+        return "a JSON number"
+    return "an object that names no ephemeral key"
+
+
+def unreadable_refused(  # noqa: PLR0913 - the answer, and what names it in the log
+    error: stripe.StripeError,
+    problem: str,
+    *,
+    asked: str,
+    idempotency_key: str,
+    request_id: str | None,
+    fate: str,
+) -> ServerMisconfiguredError:
+    """Log a 2xx answer that could not be read (*problem*), and what follows (*fate*).
+
+    *request_id* is the request's own (``X-Request-Id``), if it has one.
+    """
+    stripe_request_id = answer_request_id(error)
+    logger.error(
+        "Stripe answered the %s with a body that cannot be read (%s; Stripe "
+        "request id %s, idempotency key %s, request id %s): %s",
+        asked,
+        problem,
+        stripe_request_id,
+        idempotency_key,
+        request_id,
+        fate,
+    )
+    return ServerMisconfiguredError(
+        "Stripe's answer could not be read.", stripe_request_id=stripe_request_id
+    )
 
 
 def _associated_cards(response: Any) -> list[object]:
@@ -304,11 +439,15 @@ def _field(response: Any, name: str) -> object:
         return None
 
 
-def translate(error: stripe.StripeError, *, action: str) -> IssuingElementsError:
+def translate(
+    error: stripe.StripeError, *, action: str, api_version: str | None = None
+) -> IssuingElementsError:
     """Map a stripe-python error to the library's outcome, and log it for the operator.
 
     Stripe's own text goes to the operator's log (redacted), never to the
-    browser.
+    browser. *api_version* is the caller's (a mobile SDK's), when the
+    request was made under it: Stripe refusing it is the caller's error
+    (400 ``unsupported_api_version``), not the server's.
     """
     status = error.http_status
     stripe_code = error.code
@@ -333,13 +472,19 @@ def translate(error: stripe.StripeError, *, action: str) -> IssuingElementsError
             "Stripe is unavailable.", retry_after=_retry_after(error), **context
         )
     elif isinstance(error, stripe.InvalidRequestError):
-        outcome = _invalid_request(error, param, action, context)
+        outcome = _invalid_request(error, param, action, context, api_version)
     else:
         outcome = ServerMisconfiguredError("Stripe refused the request.", **context)
     log = (
         logger.warning
         if isinstance(
-            outcome, (InvalidNonceError, CardNotFoundError, AccountNotFoundError)
+            outcome,
+            (
+                InvalidNonceError,
+                CardNotFoundError,
+                AccountNotFoundError,
+                UnsupportedApiVersionError,
+            ),
         )
         else logger.error
     )
@@ -363,8 +508,16 @@ def _invalid_request(
     param: object,
     action: str,
     context: dict[str, Any],
+    api_version: str | None,
 ) -> IssuingElementsError:
     message = (error.user_message or "").lower()
+    if api_version is not None and _refuses_version(error, param):
+        # A well-formed version (checked before the call): safe to name.
+        return UnsupportedApiVersionError(
+            f"Stripe does not accept API version {api_version}.",
+            field="api_version",
+            **context,
+        )
     if action != CREATE_SESSION and (
         param == "nonce" or (param is None and "nonce" in message)
     ):
@@ -386,13 +539,41 @@ def _invalid_request(
     )
 
 
+def _refuses_version(error: stripe.InvalidRequestError, param: object) -> bool:
+    """Whether Stripe refused the request's API version, not one of its parameters.
+
+    Stripe answers 400 naming no parameter, with a message such as "Invalid
+    Stripe API version: 2099-01-01" (or a code that names the version).
+    """
+    if error.http_status != 400 or param not in (None, ""):
+        return False
+    code = error.code or ""
+    return "version" in code.lower() or (
+        _VERSION_REFUSED.search(error.user_message or "") is not None
+    )
+
+
 def _retry_after(error: stripe.StripeError) -> int:
-    headers = error.headers or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    """Stripe's ``Retry-After`` in whole seconds, from 1 to `MAX_RETRY_AFTER`.
+
+    A value that is not a whole number of seconds (an HTTP date, a
+    fraction, text) gives `DEFAULT_RETRY_AFTER`; 0 or less gives 1.
+    """
+    value = _header(error.headers, "retry-after")
     try:
-        return max(1, int(value)) if value is not None else DEFAULT_RETRY_AFTER
+        seconds = int(value) if value is not None else DEFAULT_RETRY_AFTER
     except ValueError:
         return DEFAULT_RETRY_AFTER
+    return min(MAX_RETRY_AFTER, max(1, seconds))
+
+
+def _header(headers: object, name: str) -> str | None:
+    """The header *name* (lower-case) of a stripe-python error or answer, if any."""
+    items = getattr(headers, "items", None)
+    if not callable(items):
+        return None
+    value = next((v for k, v in items() if str(k).lower() == name), None)
+    return value if isinstance(value, str) else None
 
 
 # -- Account Sessions ----------------------------------------------------------

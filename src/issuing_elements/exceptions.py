@@ -12,6 +12,7 @@ only text that may reach a browser. Neither ever holds a secret.
 
     IssuingElementsError
     ├── InvalidRequestError          400 invalid_request
+    │   └── UnsupportedApiVersionError   400 unsupported_api_version
     ├── InvalidNonceError            400 invalid_nonce
     ├── UnauthenticatedError         401 unauthenticated
     ├── ForbiddenOriginError         403 forbidden_origin
@@ -44,6 +45,7 @@ __all__ = [
     "ServiceUnavailableError",
     "StripeUnavailableError",
     "UnauthenticatedError",
+    "UnsupportedApiVersionError",
     "UnsupportedMediaTypeError",
 ]
 
@@ -102,6 +104,19 @@ class InvalidRequestError(IssuingElementsError, ValueError):
         self.field: str | None = field
         # The library writes these messages itself, naming fields, never values.
         self.public_message: str = str(self)
+
+
+class UnsupportedApiVersionError(InvalidRequestError):
+    """Stripe refused the API version a mobile app sent (``api_version``).
+
+    The version is well-formed, but Stripe does not accept it: the app's
+    SDK is asking for a version Stripe does not know. The message names the
+    version; ``field`` is ``"api_version"``. Stripe refusing the server's
+    own version stays a `ServerMisconfiguredError` (500).
+    """
+
+    code = "unsupported_api_version"
+    default_message = "Stripe does not accept this API version."
 
 
 class InvalidNonceError(IssuingElementsError):

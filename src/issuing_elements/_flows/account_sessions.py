@@ -36,6 +36,8 @@ from issuing_elements._stripe_api import (
     account_session,
     session_params,
     translate,
+    unreadable_answer,
+    unreadable_refused,
 )
 from issuing_elements.exceptions import (
     ConfigurationError,
@@ -148,7 +150,7 @@ def _exchange(
             deadline_at,
             subject="account",
         )
-        session = yield from _create(settings, grant, deadline_at)
+        session = yield from _create(settings, grant, deadline_at, trail.request_id)
         result = finish(session)
         yield from audit(
             settings,
@@ -180,13 +182,18 @@ def _authorizer(settings: Settings[UserT]) -> AccountSessionAuthorizer[UserT]:
 
 
 def _create(
-    settings: Settings[UserT], grant: AccountSessionGrant, deadline_at: float
+    settings: Settings[UserT],
+    grant: AccountSessionGrant,
+    deadline_at: float,
+    request_id: str | None,
 ) -> Flow[AccountSession]:
     """``POST /v1/account_sessions`` within the deadline; the answer checked.
 
     The platform creates the session for the account, which ``account``
     names: no ``Stripe-Account`` header. A session that comes after the
-    deadline is dropped: Stripe cannot revoke one, and it expires.
+    deadline, or in an answer that cannot be read, is dropped: Stripe
+    cannot revoke one, nobody received its secret, and it expires.
+    *request_id* is the request's own, for the log.
     """
     check_console_logging()
     sessions = settings.client.v1.account_sessions
@@ -200,6 +207,17 @@ def _create(
             lambda: sessions.create_async(params=params, options=options),
         )
     except stripe.StripeError as error:
+        unreadable = unreadable_answer(error)
+        if unreadable is not None:
+            raise unreadable_refused(
+                error,
+                unreadable,
+                asked=f"Account Session request for account {grant.account}",
+                idempotency_key=options.get("idempotency_key") or "",
+                request_id=request_id,
+                fate="a session may exist; Stripe cannot revoke one, nobody "
+                "received its secret, and it expires on its own.",
+            ) from None
         raise translate(error, action=CREATE_SESSION) from None
     return account_session(response, grant)
 

@@ -38,10 +38,13 @@ from issuing_elements._response import (
 )
 from issuing_elements._stripe_api import (
     CREATE,
+    answer_shape,
     create_params,
     issued_key,
     key_id_of,
     translate,
+    unreadable_answer,
+    unreadable_refused,
 )
 from issuing_elements.exceptions import (
     CardNotFoundError,
@@ -209,6 +212,7 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
     """
     trail = trail_of(context)
     key: IssuedKey | None = None
+    recorded: LiveKey | None = None
     started = time.time()
     deadline_at = deadline_of(settings)
     try:
@@ -234,7 +238,8 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
             deadline_at=deadline_at,
         )
         trail.key_id = key.id
-        yield from _remember(settings, user_id, key, started, deadline_at)
+        recorded = yield from _record(settings, user_id, key, deadline_at)
+        yield from _refuse_if_revoked(settings, recorded, started, deadline_at)
         result = finish(key)
         yield from audit(
             settings, trail.event(action, "granted", "Stripe issued a key.")
@@ -242,7 +247,9 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
     except Exception as error:  # noqa: BLE001 - fail closed on anything
         failure = as_outcome(error)
         if key is not None:
-            yield from revoke_orphan(settings, key.id, key.stripe_account, trail)
+            yield from revoke_orphan(
+                settings, key.id, key.stripe_account, trail, recorded=recorded
+            )
         try:
             yield from audit(settings, trail.event(action, failure, str(failure)))
         except ServerMisconfiguredError as unrecorded:
@@ -255,7 +262,9 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
         # Cancelled or interrupted (CancelledError, KeyboardInterrupt,
         # SystemExit) once Stripe issued a key: revoke it, then go on leaving.
         if key is not None:
-            yield from revoke_orphan(settings, key.id, key.stripe_account, trail)
+            yield from revoke_orphan(
+                settings, key.id, key.stripe_account, trail, recorded=recorded
+            )
         raise
     return result
 
@@ -281,6 +290,25 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
         settings, account, idempotent=True, api_version=api_version
     )
 
+    idempotency_key = options.get("idempotency_key") or ""
+
+    def look_for_it(why: str) -> Flow[None]:
+        # The answer may be lost or unreadable, not the key: look for it, in the
+        # background, once (the same idempotency key, no retries of its own).
+        once: stripe.RequestOptions = {**options, "max_network_retries": 0}
+        return (
+            yield from find_lost_key(
+                settings,
+                lambda: keys.create(params=params, options=once),
+                lambda: keys.create_async(params=params, options=once),
+                stripe_account=account,
+                card_id=request.card_id,
+                idempotency_key=idempotency_key,
+                request_id=trail.request_id,
+                why=why,
+            )
+        )
+
     try:
         response = yield from call_stripe(
             settings,
@@ -291,69 +319,97 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
             alate=lambda answer: arevoke_late(settings, answer, account),
         )
     except stripe.StripeError as error:
-        if isinstance(error, stripe.APIConnectionError):
-            # The answer may be lost, not the key: look for it, in the background,
-            # once (the same idempotency key, no retries of its own).
-            once: stripe.RequestOptions = {**options, "max_network_retries": 0}
-            yield from find_lost_key(
-                settings,
-                lambda: keys.create(params=params, options=once),
-                lambda: keys.create_async(params=params, options=once),
-                stripe_account=account,
-                card_id=request.card_id,
-                idempotency_key=options.get("idempotency_key") or "",
+        unreadable = unreadable_answer(error)
+        if unreadable is not None:
+            refused = unreadable_refused(
+                error,
+                unreadable,
+                asked=f"ephemeral key request for card {request.card_id}",
+                idempotency_key=idempotency_key,
                 request_id=trail.request_id,
+                fate="a key may exist; asking again to find it and revoke it.",
             )
-        raise translate(error, action=CREATE) from None
+            yield from look_for_it("could not be read")
+            raise refused from None
+        if isinstance(error, stripe.APIConnectionError):
+            yield from look_for_it("was lost")
+        raise translate(error, action=CREATE, api_version=api_version) from None
     try:
-        return issued_key(response, request, grant, api_version)
+        return issued_key(response, request, grant, api_version, now=time.time())
     except IssuingElementsError:
         # Stripe made a key, just not one this library can hand out.
         key_id = key_id_of(response)
         if key_id is not None:
             yield from revoke_orphan(settings, key_id, account, trail)
+        else:
+            logger.warning(
+                "Stripe's answer to the key request for card %s is %s; asking "
+                "again (idempotency key %s, request id %s) to find a key it "
+                "may have issued and revoke it.",
+                request.card_id,
+                answer_shape(response),
+                idempotency_key,
+                trail.request_id,
+            )
+            yield from look_for_it("named no key")
         raise
 
 
-def _remember(
+def _record(
     settings: Settings[UserT],
     user_id: str | None,
     key: IssuedKey,
-    started: float,
     deadline_at: float,
-) -> Flow[None]:
-    """Record *key* in the key ledger, if there is one; then look for tombstones.
+) -> Flow[LiveKey | None]:
+    """Record *key* in the key ledger, if there is one; the entry recorded.
 
     ``revoke_user`` and ``revoke_card`` lay a tombstone, then read the
-    ledger; a request records its key, then looks for a tombstone laid
-    since it *started*. Whichever comes second sees the other, so a key
-    issued to a request in flight during a bulk revocation is revoked:
-    by the bulk revocation, or here, where it is refused (404) and revoked.
+    ledger; a request records its key, then looks for tombstones
+    (`_refuse_if_revoked`). Whichever comes second sees the other, so a key
+    issued to a request in flight during a bulk revocation is revoked: by
+    the bulk revocation, or by the request, which refuses it (404), revokes
+    it and takes it out of the ledger again.
     """
     ledger = settings.key_ledger
     if ledger is None:
-        return
+        return None
     if user_id is None:
         raise ConfigurationError("A key ledger needs user_id= for these users.")
     entry = _live_key(user_id, key)
-    in_process = settings.ledger_in_process
     yield from call_store(
         "key ledger",
         ledger,
         deadline_at,
         lambda: ledger.record(entry),
         lambda: ledger.arecord(entry),
-        in_process=in_process,
+        in_process=settings.ledger_in_process,
     )
+    return entry
+
+
+def _refuse_if_revoked(
+    settings: Settings[UserT],
+    entry: LiveKey | None,
+    started: float,
+    deadline_at: float,
+) -> Flow[None]:
+    """Refuse (404) the key *entry* records if its user or card was revoked.
+
+    Revoked since *started*, less `CLOCK_MARGIN`. Only once the key is
+    recorded (`_record`); without a ledger, there is nothing to look for.
+    """
+    ledger = settings.key_ledger
+    if ledger is None or entry is None:
+        return
     since = started - CLOCK_MARGIN
-    card_id = key.card_id
+    user_id, card_id = entry.user_id, entry.card_id
     revoked = yield from call_store(
         "key ledger",
         ledger,
         deadline_at,
         lambda: ledger.revoked_since(user_id=user_id, card_id=card_id, since=since),
         lambda: ledger.arevoked_since(user_id=user_id, card_id=card_id, since=since),
-        in_process=in_process,
+        in_process=settings.ledger_in_process,
     )
     if revoked:
         logger.warning(

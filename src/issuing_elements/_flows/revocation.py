@@ -16,7 +16,15 @@ import stripe
 from issuing_elements._audit import Trail
 from issuing_elements._driver import arun, run, wait
 from issuing_elements._ids import is_account_id, is_card_id, is_key_id
-from issuing_elements._stripe_api import REVOKE, aheld, held, key_id_of, translate
+from issuing_elements._stripe_api import (
+    REVOKE,
+    aheld,
+    answer_shape,
+    held,
+    key_id_of,
+    translate,
+    unreadable_answer,
+)
 from issuing_elements._stripe_call import acall_in_background, call_in_background
 from issuing_elements.exceptions import (
     ConfigurationError,
@@ -94,7 +102,7 @@ def revoke_all(
         read, aread = ledger.keys_for_card, ledger.akeys_for_card
         why = "Revoking every key of the card."
     (named,) = subject.values()
-    # The tombstone first, then the read: see _flows.keys._remember.
+    # The tombstone first, then the read: see _flows.keys._record.
     yield from _ask_ledger(
         settings,
         lambda: ledger.mark_revoked(**subject),
@@ -188,13 +196,41 @@ def delete(
 
 
 def revoke_orphan(
-    settings: Settings[UserT], key_id: str, stripe_account: str | None, trail: Trail
+    settings: Settings[UserT],
+    key_id: str,
+    stripe_account: str | None,
+    trail: Trail,
+    *,
+    recorded: LiveKey | None = None,
 ) -> Flow[None]:
-    """Revoke a key that was issued but not handed out; audit it if revoked."""
+    """Revoke a key that was issued but not handed out; audit it if revoked.
+
+    A key *recorded* in the key ledger already leaves it once revoked.
+    """
     trail.key_id = key_id
     if (yield from _delete_quietly(settings, key_id, stripe_account)):
+        if recorded is not None:
+            yield from _forget_quietly(settings, recorded)
         yield from audit_quietly(
             settings, trail.event("revoke", "revoked", "Issued but not handed out.")
+        )
+
+
+def _forget_quietly(settings: Settings[UserT], entry: LiveKey) -> Flow[None]:
+    """Take a revoked key out of the key ledger; a ledger that fails is logged."""
+    ledger = settings.key_ledger
+    if ledger is None:
+        return
+    try:
+        yield from _ask_ledger(
+            settings, lambda: ledger.forget(entry), lambda: ledger.aforget(entry)
+        )
+    except Exception as error:  # noqa: BLE001 - best effort, and said
+        logger.warning(
+            "Key %s is revoked but stays in the key ledger until it expires "
+            "(%s); a bulk revocation will find that Stripe has no such key.",
+            entry.key_id,
+            as_outcome(error),
         )
 
 
@@ -248,27 +284,30 @@ def find_lost_key(  # noqa: PLR0913 - the call to repeat, and what names it in t
     card_id: str,
     idempotency_key: str,
     request_id: str | None,
+    why: str = "was lost",
 ) -> Flow[None]:
-    """After a create whose answer was lost on the network: find the key, revoke it.
+    """After a create whose answer was lost or unusable: find the key, revoke it.
 
-    Stripe may have issued a key whose answer never arrived. Asked again
+    Stripe may have issued a key whose answer never arrived, or arrived in
+    a form that cannot be read (*why* says which, for the log). Asked again
     with the same idempotency key, Stripe answers as it did the first time
     (or makes the key now, if the first never reached it); either way the
     key is revoked. This runs in the background, after the request has its
-    answer; if Stripe still cannot be reached, the loss is logged with the
-    idempotency key and the request id.
+    answer; if the key cannot be found (Stripe still cannot be reached, or
+    its answer still names no key), that is logged with the idempotency key
+    and the request id.
     """
 
-    def lost(error: stripe.StripeError) -> None:
-        if not isinstance(error, stripe.APIConnectionError):
-            return  # Stripe's own answer: no key was made
+    def unfound(failure: str | None) -> None:
+        if failure is None:
+            return  # Stripe's own refusal: no key was made
         logger.error(
-            "Stripe's answer to the key request for card %s was lost, and "
-            "asking again failed too (%s): a key Stripe may have issued could "
-            "not be revoked; it expires on its own. Idempotency key %s, "
-            "request id %s.",
+            "Stripe's answer to the key request for card %s %s, and asking "
+            "again failed too (%s): a key Stripe may have issued could not be "
+            "revoked; it expires on its own. Idempotency key %s, request id %s.",
             card_id,
-            type(error).__name__,
+            why,
+            failure,
             idempotency_key,
             request_id,
         )
@@ -277,22 +316,38 @@ def find_lost_key(  # noqa: PLR0913 - the call to repeat, and what names it in t
         try:
             response = held(create)
         except stripe.StripeError as error:
-            lost(error)
+            unfound(_unfound(error))
             return
-        revoke_late(settings, response, stripe_account)
+        if key_id_of(response) is None:
+            unfound(answer_shape(response))
+        else:
+            revoke_late(settings, response, stripe_account)
 
     async def asynchronous() -> None:
         try:
             response = await aheld(acreate)
         except stripe.StripeError as error:
-            lost(error)
+            unfound(_unfound(error))
             return
-        await arevoke_late(settings, response, stripe_account)
+        if key_id_of(response) is None:
+            unfound(answer_shape(response))
+        else:
+            await arevoke_late(settings, response, stripe_account)
 
     yield from wait(
         lambda: call_in_background(synchronous),
         _scheduler(asynchronous),
     )
+
+
+def _unfound(error: stripe.StripeError) -> str | None:
+    """Why asking again found no key; ``None`` when Stripe refused (it made none)."""
+    unreadable = unreadable_answer(error)
+    if unreadable is not None:
+        return unreadable
+    if isinstance(error, stripe.APIConnectionError):
+        return type(error).__name__
+    return None
 
 
 def _scheduler(
