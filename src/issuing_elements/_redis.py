@@ -65,6 +65,38 @@ def wrong_client(owner: str, method: str, *, async_client: bool) -> Configuratio
     )
 
 
+def refusals(store: object, what: str) -> tuple[str | None, str | None]:
+    """Why the sync methods, and why the async ones, can never use *store*.
+
+    Only for the library's own Redis stores, whose client's kind is known:
+    a ``redis.asyncio`` client cannot serve the sync methods, and a blocking
+    one would stall the event loop under the async methods. *what* names
+    the store's role ("rate limiter", "key ledger"). Each text names the
+    fix, for the operator's log.
+    """
+    from ._ledger import RedisKeyLedger  # noqa: PLC0415 - they import this module
+    from ._rate_limit import RedisRateLimiter  # noqa: PLC0415 - the same
+
+    if not isinstance(store, (RedisRateLimiter, RedisKeyLedger)):
+        return None, None
+    owner = type(store).__name__
+    if store._async:  # noqa: SLF001 - the library's own stores
+        return (
+            f"The {what} cannot serve the sync methods (handle, issue, ...): "
+            f"{owner} was built with a redis.asyncio client, which only the "
+            f"async methods can await. Fix: build the {owner} with a blocking "
+            "redis.Redis client (redis.Redis.from_url(...)), or call the async "
+            "methods (ahandle, aissue, ...) from async code."
+        ), None
+    return None, (
+        f"The {what} cannot serve the async methods (ahandle, aissue, ...): "
+        f"{owner} was built with a blocking redis.Redis client, which would "
+        f"stall the event loop. Fix: build the {owner} with a redis.asyncio "
+        "client (redis.asyncio.Redis.from_url(...)), or call the sync methods "
+        "(handle, issue, ...)."
+    )
+
+
 @contextmanager
 def unavailable(store: str) -> Iterator[None]:
     """Turn any Redis failure inside the block into `ServiceUnavailableError`.

@@ -52,6 +52,7 @@ from .steps import (
     deadline_of,
     endpoint,
     logger,
+    refuse_misfits,
     stripe_options,
     trail_of,
     user_id_of,
@@ -128,6 +129,7 @@ def _exchange(
         authorizer = _authorizer(settings)
         admitted = admit(settings, context, user)
         trail.user_id = user_id = user_id_of(settings, admitted)
+        yield from refuse_misfits(settings.stripe_refusals, settings.limiter_refusals)
         request = read()
         trail.stripe_account = request.account
         # The limiter's second key: the account named, else the user's own.
