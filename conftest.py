@@ -33,11 +33,13 @@ REQUIRE_SYSTEM = os.environ.get("ISSUING_ELEMENTS_REQUIRE_SYSTEM") == "1"
 # short (``ek_test_[REDACTED]_00ApvOMxYd``). Written apart from the library's
 # pattern on purpose: the check must not share its bugs.
 #
-# An Account Session's client secret has no prefix: ``_`` and a long run of
-# letters and digits (Stripe's example has 47; FakeStripe mints that shape).
-# It is looked for by that shape, standing alone.
+# An Account Session's client secret comes in two shapes: ``accs_secret__``
+# and key material (Stripe's fixtures; FakeStripe mints that shape), or no
+# prefix, ``_`` and a long run of letters and digits (Stripe's docs' example
+# has 47), looked for standing alone.
 SECRET = re.compile(
     r"(?:sk|rk|ek)_(?:test|live)_[A-Za-z0-9_+/-]{4,}"
+    r"|accs_secret__[A-Za-z0-9]{4,}"
     r"|\[REDACTED\][A-Za-z0-9_+/-]+"
     r"|(?<![A-Za-z0-9_])_[A-Za-z0-9]{40,}(?![A-Za-z0-9_])"
 )
