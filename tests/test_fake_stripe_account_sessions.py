@@ -12,7 +12,7 @@ import stripe
 from issuing_elements.testing import FakeStripe
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 ACCOUNT = "acct_sessionOwner"
 CARDLESS_ACCOUNT = "acct_noCardsYet"
@@ -118,6 +118,14 @@ def test_the_secret_has_the_shape_of_stripes_fixtures(
     session = create(client, {"account": ACCOUNT, "components": CARD_ONLY})
 
     assert re.fullmatch(r"accs_secret__[A-Za-z0-9]{47}", session.client_secret)
+
+
+def test_the_suites_leak_check_finds_a_minted_secret(
+    client: stripe.StripeClient, find_secrets: Callable[[list[str]], list[str]]
+) -> None:
+    session = create(client, {"account": ACCOUNT, "components": CARD_ONLY})
+
+    assert [session.client_secret] == find_secrets([f"x={session.client_secret}."])
 
 
 def test_each_session_has_a_secret_of_its_own(client: stripe.StripeClient) -> None:
