@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -274,3 +275,27 @@ def test_a_blocking_limiter_and_an_asyncio_ledger_are_refused_at_once(
             rate_limiter=RedisRateLimiter(redis_client, per_user=RL),
             key_ledger=RedisKeyLedger(redis_server.async_client()),
         )
+
+
+# -- the lines docs/errors.md shows are the lines a user sees ------------------
+
+
+def test_the_lines_in_errors_md_are_the_lines_logged(
+    fake: FakeStripe,
+    redis_client: redis.Redis,
+    redis_server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    issuer_for(fake, http_client=stripe.AIOHTTPClient()).handle(
+        "alice", body=body(fake), content_type=JSON
+    )
+    limited = issuer_for(fake, rate_limiter=RedisRateLimiter(redis_client, per_user=RL))
+    asyncio.run(limited.ahandle("alice", body=body(fake), content_type=JSON))
+    ledger = RedisKeyLedger(redis_server.async_client())
+    issuer_for(fake, key_ledger=ledger).handle(
+        "alice", body=body(fake), content_type=JSON
+    )
+
+    lines = error_lines(caplog)
+    assert (3, []) == (len(lines), [line for line in lines if line not in docs])
