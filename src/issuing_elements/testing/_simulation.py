@@ -252,10 +252,11 @@ class AccountSessionRecord:
 
     Attributes:
         account: The connected account (``acct_...``) it was created for.
-        client_secret: The secret: no prefix, as Stripe's.
-        components: The components as answered: each of the simulated ones
-            (``issuing_card``, ``issuing_cards_list``), ``{"enabled": bool,
-            "features": {name: bool}}``.
+        client_secret: The secret, ``accs_secret__`` and 47 letters and
+            digits, as in Stripe's fixtures.
+        components: The components as answered: every component of
+            Stripe's object, ``{"enabled": bool, "features": {name: bool}}``,
+            those not asked for disabled.
         stripe_version: The ``Stripe-Version`` it was created with, ``""``
             when the request named none.
         created: Epoch seconds, on the fake's clock.
