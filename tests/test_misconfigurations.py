@@ -75,19 +75,29 @@ def issuer_for(fake: FakeStripe, **options: Any) -> EphemeralKeyIssuer[str]:
 # -- the Stripe client's HTTP client ------------------------------------------
 
 ASYNC_ONLY = [
-    pytest.param(stripe.AIOHTTPClient, "stripe.AIOHTTPClient", id="AIOHTTPClient"),
     pytest.param(
-        stripe.HTTPXClient, "allow_sync_methods=True", id="HTTPXClient-async-only"
+        stripe.AIOHTTPClient,
+        "stripe.AIOHTTPClient, makes async requests only",
+        "http_client=stripe.RequestsClient(async_fallback_client="
+        "stripe.AIOHTTPClient(...))",
+        id="AIOHTTPClient",
+    ),
+    pytest.param(
+        stripe.HTTPXClient,
+        "stripe.HTTPXClient, was built without allow_sync_methods=True",
+        "build it as stripe.HTTPXClient(allow_sync_methods=True)",
+        id="HTTPXClient-async-only",
     ),
 ]
 
 
-@pytest.mark.parametrize(("make_http", "named"), ASYNC_ONLY)
+@pytest.mark.parametrize(("make_http", "named", "fix"), ASYNC_ONLY)
 def test_handle_on_an_async_only_http_client_names_the_fix(
     fake: FakeStripe,
     caplog: pytest.LogCaptureFixture,
     make_http: Callable[[], stripe.HTTPClient],
     named: str,
+    fix: str,
 ) -> None:
     issuer = issuer_for(fake, http_client=make_http())
 
@@ -98,10 +108,29 @@ def test_handle_on_an_async_only_http_client_names_the_fix(
         response.status,
         json.loads(response.body)["error"]["code"],
         named in line,
-        "Fix: call the async methods (ahandle, aissue, ...)" in line,
-        "stripe.HTTPXClient(allow_sync_methods=True)" in line,
+        "Fix: call the async methods (ahandle, aissue, ...) from async code" in line,
+        fix in line,
         fake.requests,  # refused before Stripe was called
     )
+
+
+def test_the_fix_named_serves_both_twins(
+    fake: FakeStripe, caplog: pytest.LogCaptureFixture
+) -> None:
+    aiohttp = stripe.AIOHTTPClient()
+    issuer = issuer_for(
+        fake, http_client=stripe.RequestsClient(async_fallback_client=aiohttp)
+    )
+
+    async def request() -> int:
+        try:
+            response = await issuer.ahandle("alice", body=body(fake), content_type=JSON)
+        finally:
+            await aiohttp.close_async()  # type: ignore[no-untyped-call]  # untyped
+        return response.status
+
+    synchronous = issuer.handle("alice", body=body(fake), content_type=JSON).status
+    assert (200, 200, []) == (synchronous, asyncio.run(request()), error_lines(caplog))
 
 
 def test_issue_on_an_async_only_http_client_raises_and_logs_once(
@@ -159,7 +188,9 @@ def test_arevoke_on_a_sync_only_http_client_names_the_fix(
     (line,) = error_lines(caplog)
     assert (True, True, ()) == (
         "stripe.UrllibClient, makes sync requests only" in line,
-        "Fix: call the sync methods (handle, issue, ...)" in line,
+        "Fix: call the sync methods (handle, issue, ...), or give it an async "
+        "transport: http_client=stripe.RequestsClient(async_fallback_client="
+        "stripe.AIOHTTPClient())" in line,
         fake.requests,
     )
 
@@ -290,6 +321,12 @@ def test_the_lines_in_errors_md_are_the_lines_logged(
     issuer_for(fake, http_client=stripe.AIOHTTPClient()).handle(
         "alice", body=body(fake), content_type=JSON
     )
+    with pytest.raises(ConfigurationError):
+        asyncio.run(
+            issuer_for(fake, http_client=stripe.UrllibClient()).arevoke(
+                "ephkey_1NeverIssued"
+            )
+        )
     limited = issuer_for(fake, rate_limiter=RedisRateLimiter(redis_client, per_user=RL))
     asyncio.run(limited.ahandle("alice", body=body(fake), content_type=JSON))
     ledger = RedisKeyLedger(redis_server.async_client())
@@ -298,4 +335,4 @@ def test_the_lines_in_errors_md_are_the_lines_logged(
     )
 
     lines = error_lines(caplog)
-    assert (3, []) == (len(lines), [line for line in lines if line not in docs])
+    assert (4, []) == (len(lines), [line for line in lines if line not in docs])

@@ -151,8 +151,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         if account_sessions is not None:
             _stripe_api.check_session_api_version(version)
         stripe_refusals = sync_refusal(stripe_client), async_refusal(stripe_client)
-        limiter_refusals = _redis.refusals(rate_limiter, "rate limiter")
-        ledger_refusals = _redis.refusals(key_ledger, "key ledger")
+        limiter_refusals = _redis_refusals(rate_limiter, "rate limiter")
+        ledger_refusals = _redis_refusals(key_ledger, "key ledger")
         _check_some_twin_serves(stripe_refusals, limiter_refusals, ledger_refusals)
         self._settings: Settings[UserT] = Settings(
             client=stripe_client,
@@ -450,6 +450,20 @@ def _in_process(store: object) -> bool:
     from ._rate_limit import MemoryRateLimiter  # noqa: PLC0415 - the same
 
     return isinstance(store, (MemoryKeyLedger, MemoryRateLimiter))
+
+
+def _redis_refusals(store: object, what: str) -> Refusals:
+    """Why a twin can never use *store*: the library's Redis stores only."""
+    from ._ledger import RedisKeyLedger  # noqa: PLC0415 - loaded with a store only
+    from ._rate_limit import RedisRateLimiter  # noqa: PLC0415 - the same
+
+    if not isinstance(store, (RedisRateLimiter, RedisKeyLedger)):
+        return None, None
+    return _redis.refusals(
+        type(store).__name__,
+        what,
+        async_client=store._async,  # noqa: SLF001 - the library's own stores
+    )
 
 
 def _check_some_twin_serves(*refusals: Refusals) -> None:

@@ -65,22 +65,18 @@ def wrong_client(owner: str, method: str, *, async_client: bool) -> Configuratio
     )
 
 
-def refusals(store: object, what: str) -> tuple[str | None, str | None]:
-    """Why the sync methods, and why the async ones, can never use *store*.
+def refusals(
+    owner: str, what: str, *, async_client: bool
+) -> tuple[str | None, str | None]:
+    """Why the sync methods, or the async ones, can never use a Redis store.
 
-    Only for the library's own Redis stores, whose client's kind is known:
-    a ``redis.asyncio`` client cannot serve the sync methods, and a blocking
-    one would stall the event loop under the async methods. *what* names
-    the store's role ("rate limiter", "key ledger"). Each text names the
-    fix, for the operator's log.
+    *owner* is the store's class, *what* its role ("rate limiter", "key
+    ledger"). A ``redis.asyncio`` client cannot serve the sync methods, and
+    a blocking one would stall the event loop under the async methods.
+    Returns ``(sync, async)`` with ``None`` for the twin that is served; each
+    text names the fix, for the operator's log.
     """
-    from ._ledger import RedisKeyLedger  # noqa: PLC0415 - they import this module
-    from ._rate_limit import RedisRateLimiter  # noqa: PLC0415 - the same
-
-    if not isinstance(store, (RedisRateLimiter, RedisKeyLedger)):
-        return None, None
-    owner = type(store).__name__
-    if store._async:  # noqa: SLF001 - the library's own stores
+    if async_client:
         return (
             f"The {what} cannot serve the sync methods (handle, issue, ...): "
             f"{owner} was built with a redis.asyncio client, which only the "

@@ -474,7 +474,6 @@ def _sum(connect: object, read: object) -> float | None:
 
 SYNC_METHODS = "the sync methods (handle, issue, ...)"
 ASYNC_METHODS = "the async methods (ahandle, aissue, ...)"
-BOTH_WAYS = "stripe.HTTPXClient(allow_sync_methods=True) serves both"
 
 
 def sync_refusal(client: stripe.StripeClient) -> str | None:
@@ -489,22 +488,26 @@ def sync_refusal(client: stripe.StripeClient) -> str | None:
     if not isinstance(http, stripe.HTTPClient):
         return None
     name = _name(http)
-    if _same(http, "request", stripe.AIOHTTPClient):
-        why = f"its HTTP client, {name}, makes async requests only"
-    elif (
-        isinstance(http, stripe.HTTPXClient)
-        and _same(http, "request", stripe.HTTPXClient)
-        and getattr(http, "_client", None) is None
+    if isinstance(http, stripe.HTTPXClient) and _same(
+        http, "request", stripe.HTTPXClient
     ):
+        if getattr(http, "_client", None) is not None:
+            return None
         why = f"its HTTP client, {name}, was built without allow_sync_methods=True"
-    elif _same(http, "request", stripe.HTTPClient):
-        why = f"its HTTP client, {name}, has no sync request() of its own"
+        fix = "build it as stripe.HTTPXClient(allow_sync_methods=True)"
+    elif _same(http, "request", stripe.AIOHTTPClient) or _same(
+        http, "request", stripe.HTTPClient
+    ):
+        why = f"its HTTP client, {name}, makes async requests only"
+        fix = (
+            "give it a sync transport beside this one: http_client="
+            f"stripe.RequestsClient(async_fallback_client={name}(...))"
+        )
     else:
         return None
     return (
         f"The StripeClient cannot serve {SYNC_METHODS}: {why}. Fix: call "
-        f"{ASYNC_METHODS} from async code, or build the StripeClient with an "
-        f"HTTP client that makes sync requests ({BOTH_WAYS})."
+        f"{ASYNC_METHODS} from async code, or {fix}."
     )
 
 
@@ -529,13 +532,14 @@ def async_refusal(client: stripe.StripeClient) -> str | None:
             "no async_fallback_client"
         )
     elif type(transport).__name__ == "NoImportFoundAsyncClient":
-        why = "no async HTTP library (httpx or aiohttp) is installed"
+        why = "no async HTTP library (aiohttp or httpx) is installed"
     else:
         return None
     return (
         f"The StripeClient cannot serve {ASYNC_METHODS}: {why}. Fix: call "
-        f"{SYNC_METHODS}, or build the StripeClient with an HTTP client that "
-        f"makes async requests ({BOTH_WAYS}; pip install 'stripe[async]')."
+        f"{SYNC_METHODS}, or give it an async transport: http_client="
+        "stripe.RequestsClient(async_fallback_client=stripe.AIOHTTPClient()) "
+        "(pip install 'issuing-elements[async]')."
     )
 
 
