@@ -34,9 +34,9 @@ REQUIRE_SYSTEM = os.environ.get("ISSUING_ELEMENTS_REQUIRE_SYSTEM") == "1"
 # pattern on purpose: the check must not share its bugs.
 #
 # An Account Session's client secret comes in two shapes: ``accs_secret__``
-# and key material (Stripe's OpenAPI fixtures), or no prefix at all, ``_`` and
-# a long run of letters and digits (Stripe's docs' example has 47). Each is
-# looked for by its shape, the bare one standing alone.
+# and key material (Stripe's fixtures; FakeStripe mints that shape), or no
+# prefix at all, ``_`` and a long run of letters and digits (Stripe's docs'
+# example has 47). Each is looked for by its shape, the bare one standing alone.
 SECRET = re.compile(
     r"(?:sk|rk|ek)_(?:test|live)_[A-Za-z0-9_+/-]{4,}"
     r"|\[REDACTED\][A-Za-z0-9_+/-]+"

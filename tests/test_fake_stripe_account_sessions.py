@@ -12,7 +12,7 @@ import stripe
 from issuing_elements.testing import FakeStripe
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 ACCOUNT = "acct_sessionOwner"
 CARDLESS_ACCOUNT = "acct_noCardsYet"
@@ -68,30 +68,64 @@ def test_a_session_answers_stripes_shape(client: stripe.StripeClient) -> None:
         "account": ACCOUNT,
         "expires_at": int(NOW) + 30 * 60,
         "livemode": False,
-        "components": {
-            "issuing_card": {
-                "enabled": True,
-                "features": {**NO_FEATURES, "card_management": True},
-            },
-            "issuing_cards_list": {
-                "enabled": False,
-                "features": {
-                    **NO_FEATURES,
-                    "disable_stripe_user_authentication": False,
-                },
-            },
+        "issuing_card": {
+            "enabled": True,
+            "features": {**NO_FEATURES, "card_management": True},
+        },
+        "issuing_cards_list": {
+            "enabled": False,
+            "features": {**NO_FEATURES, "disable_stripe_user_authentication": False},
         },
     } == {
-        name: value
-        for name, value in session.to_dict().items()
-        if name != "client_secret"
+        **{
+            name: value
+            for name, value in session.to_dict().items()
+            if name not in {"client_secret", "components"}
+        },
+        **{
+            name: value
+            for name, value in session.to_dict()["components"].items()
+            if name.startswith("issuing_")
+        },
     }
 
 
-def test_the_secret_has_stripes_shape_no_prefix(client: stripe.StripeClient) -> None:
+def stripes_components() -> dict[str, list[str]]:
+    """Every component of stripe-python's AccountSession, with its features."""
+    components = stripe.AccountSession.Components
+    return {
+        name: sorted(components._inner_class_types[name].Features.__annotations__)
+        for name in components.__annotations__
+        if not name.startswith("_")
+    }
+
+
+def test_a_session_lists_every_component_of_stripes_object_the_others_disabled(
+    client: stripe.StripeClient,
+) -> None:
     session = create(client, {"account": ACCOUNT, "components": CARD_ONLY})
 
-    assert re.fullmatch(r"_[A-Za-z0-9]{47}", session.client_secret) is not None
+    answered = session.to_dict()["components"]
+    assert (stripes_components(), ["issuing_card"]) == (
+        {name: sorted(value["features"]) for name, value in answered.items()},
+        [name for name, value in answered.items() if value["enabled"]],
+    )
+
+
+def test_the_secret_has_the_shape_of_stripes_fixtures(
+    client: stripe.StripeClient,
+) -> None:
+    session = create(client, {"account": ACCOUNT, "components": CARD_ONLY})
+
+    assert re.fullmatch(r"accs_secret__[A-Za-z0-9]{47}", session.client_secret)
+
+
+def test_the_suites_leak_check_finds_a_minted_secret(
+    client: stripe.StripeClient, find_secrets: Callable[[list[str]], list[str]]
+) -> None:
+    session = create(client, {"account": ACCOUNT, "components": CARD_ONLY})
+
+    assert [session.client_secret] == find_secrets([f"x={session.client_secret}."])
 
 
 def test_each_session_has_a_secret_of_its_own(client: stripe.StripeClient) -> None:

@@ -6,8 +6,10 @@ stripe-python cannot send (no key, no Stripe-Version, a JSON body).
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -443,3 +445,146 @@ def test_importing_the_library_does_not_import_testing() -> None:
     )
 
     assert "False" == result.stdout.strip()
+
+
+# -- HTTP Basic auth, as Stripe takes it (the key as the user, no password) ------
+
+
+def basic(key: str, password: str = "") -> dict[str, str]:
+    """What ``curl -u KEY:`` sends."""
+    token = base64.b64encode(f"{key}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def test_basic_auth_with_the_publishable_key_mints_a_nonce(fake: FakeStripe) -> None:
+    answer = send(
+        fake,
+        "POST",
+        "/v1/ephemeral_key_nonces",
+        headers=basic(fake.publishable_key),
+        form={"issuing_card": CARD},
+    )
+
+    assert (200, "ephemeral_key_nonce") == (answer.status, answer.body["object"])
+
+
+def test_basic_auth_with_the_secret_key_creates_and_revokes_a_key(
+    fake: FakeStripe,
+) -> None:
+    headers = {**basic(fake.api_key), "Stripe-Version": "2020-03-02"}
+    created = send(
+        fake, "POST", "/v1/ephemeral_keys", headers=headers, form=create_form(fake)
+    )
+    revoked = send(
+        fake, "DELETE", f"/v1/ephemeral_keys/{created.body['id']}", headers=headers
+    )
+
+    assert (200, 200, True) == (
+        created.status,
+        revoked.status,
+        fake.key(created.body["id"]).revoked,
+    )
+
+
+def test_basic_auth_with_an_ephemeral_key_reads_its_card(fake: FakeStripe) -> None:
+    key = make_key(fake)
+
+    answer = send(
+        fake, "GET", f"/v1/issuing/cards/{CARD}", headers=basic(str(key.secret))
+    )
+
+    assert (200, CARD) == (answer.status, answer.body["id"])
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param("Basic !!!not-base64", id="not-base64"),
+        pytest.param(
+            "Basic " + base64.b64encode(b":pk_test_fake_issuing_elements").decode(),
+            id="key-as-the-password",
+        ),
+        pytest.param("Digest pk_test_fake_issuing_elements", id="another-scheme"),
+    ],
+)
+def test_a_credential_stripe_would_not_read_is_no_key(
+    fake: FakeStripe, authorization: str
+) -> None:
+    answer = send(
+        fake,
+        "POST",
+        "/v1/ephemeral_key_nonces",
+        headers={"Authorization": authorization},
+        form={"issuing_card": CARD},
+    )
+
+    assert (401, True) == (
+        answer.status,
+        answer.error["message"].startswith("You did not provide an API key."),
+    )
+
+
+def test_basic_auth_with_a_wrong_key_is_refused_masked(fake: FakeStripe) -> None:
+    answer = send(
+        fake,
+        "POST",
+        "/v1/ephemeral_keys",
+        headers={**basic("sk_test_fakeWrongKey1234"), "Stripe-Version": "2020-03-02"},
+        form=create_form(fake),
+    )
+
+    assert (401, "Invalid API Key provided: sk_test_****1234") == (
+        answer.status,
+        answer.error["message"],
+    )
+
+
+def test_request_log_redacts_a_basic_authorization(fake: FakeStripe) -> None:
+    send(
+        fake,
+        "POST",
+        "/v1/ephemeral_key_nonces",
+        headers=basic(fake.publishable_key),
+        form={"issuing_card": CARD},
+    )
+
+    assert "Basic pk_test_[redacted]" == fake.requests[-1].headers["authorization"]
+
+
+# -- a Content-Length that is not a number of bytes ----------------------------
+
+
+def raw_answer(fake: FakeStripe, head: bytes) -> tuple[bytes, bytes]:
+    """Send *head* and keep writing open; the status line, and what follows it.
+
+    The generous timeout only ends a test that would hang; nothing is timed.
+    """
+    address = urlsplit(fake.url)
+    with socket.create_connection((address.hostname, address.port)) as peer:
+        peer.settimeout(60)
+        peer.sendall(head)
+        received = b""
+        while chunk := peer.recv(65536):  # until the fake hangs up
+            received += chunk
+    status, _, rest = received.partition(b"\r\n")
+    return status, rest
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"+5", b"1_0", b""])
+def test_a_bad_content_length_is_answered_400_and_the_connection_closed(
+    fake: FakeStripe, length: bytes
+) -> None:
+    status, rest = raw_answer(
+        fake,
+        b"POST /v1/ephemeral_keys HTTP/1.1\r\nHost: fake\r\n"
+        b"Authorization: Bearer " + fake.api_key.encode() + b"\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: " + length + b"\r\n\r\n",
+    )
+
+    _, _, body = rest.partition(b"\r\n\r\n")
+    assert (b"HTTP/1.1 400 Bad Request", "invalid_request_error", True) == (
+        status,
+        json.loads(body)["error"]["type"],
+        b"Content-Length" in body,
+    )

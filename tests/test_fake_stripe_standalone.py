@@ -6,9 +6,11 @@ with the real stripe-python, from this process and from another one.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -202,7 +204,7 @@ def test_cards_of_connected_accounts_and_accounts_are_known(
     )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_signal_stops_it_cleanly(
     standalone: tuple[subprocess.Popen[str], dict[str, str]], signum: int
 ) -> None:
@@ -223,6 +225,9 @@ def test_it_listens_on_the_port_it_is_given() -> None:
     assert f"http://127.0.0.1:{port}" == announced["url"]
 
 
+PROG = "python -m issuing_elements.testing"
+
+
 @pytest.mark.parametrize(
     "arguments",
     [
@@ -233,14 +238,65 @@ def test_it_listens_on_the_port_it_is_given() -> None:
         ["--port", "0", "--card", "ic_card@notAnAccount"],
         ["--port", "0", "--account", "ic_notAnAccount"],
         ["--port", "0", "--colour", "blue"],
+        ["--port", "0", "--card", "ic_a b"],
+        ["--port", "0", "--card", "ic_"],
+        ["--port", "0", "--card", "ic_card@acct_"],
+        ["--port", "0", "--card", "ic_card\n"],
+        ["--port", "0", "--account", "acct_"],
+        ["--port", "0", "--account", "acct_a-b"],
     ],
 )
-def test_bad_arguments_are_a_usage_error(arguments: list[str]) -> None:
+def test_bad_arguments_are_one_line_and_exit_2(arguments: list[str]) -> None:
     process = start(*arguments)
     stdout, stderr = process.communicate(timeout=30)
 
-    assert (2, "", "usage: python -m issuing_elements.testing") == (
+    assert (2, "", 1, f"{PROG}: error: ") == (
         process.returncode,
         stdout,
-        stderr.splitlines()[0][:41],
+        len(stderr.splitlines()),
+        stderr[: len(PROG) + 9],
     )
+
+
+def test_a_busy_port_is_one_line_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = start("--port", str(port))
+        stdout, stderr = process.communicate(timeout=30)
+
+    assert (2, "", [f"{PROG}: error: cannot listen on 127.0.0.1:{port}"]) == (
+        process.returncode,
+        stdout,
+        [line.partition(": Address")[0] for line in stderr.splitlines()],
+    )
+
+
+def test_listening_beyond_loopback_is_warned_about_in_one_line() -> None:
+    process = start("--port", "0", "--host", "0.0.0.0")  # noqa: S104 - the warning's case
+    assert process.stdout is not None
+    announced = json.loads(process.stdout.readline())
+    status, stderr = stop(process)
+
+    assert (0, [f"{PROG}: warning: listening on {announced['url']}"]) == (
+        status,
+        [line.partition(", beyond")[0] for line in stderr.splitlines()],
+    )
+
+
+def test_basic_auth_mints_a_nonce_as_curl_u_does(
+    standalone: tuple[subprocess.Popen[str], dict[str, str]],
+) -> None:
+    _, announced = standalone
+    token = base64.b64encode(f"{announced['publishable_key']}:".encode()).decode()
+    request = urllib.request.Request(  # noqa: S310 - the local stand-in
+        announced["url"] + "/v1/ephemeral_key_nonces",
+        data=urllib.parse.urlencode({"issuing_card": CARD}).encode(),
+        headers={"Authorization": f"Basic {token}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - same
+        nonce = json.load(answer)
+
+    assert ("ephemeral_key_nonce", CARD) == (nonce["object"], nonce["issuing_card"])

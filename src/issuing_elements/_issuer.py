@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic
 
-from . import _redact, _stripe_api
+from . import _redact, _redis, _stripe_api
 from ._audit import AuditSink, log_audit_event
 from ._authorize import (
     AccountSessionAuthorizer,
@@ -24,7 +24,7 @@ from ._flows import account_sessions, keys, revocation
 from ._origin import normalize_origins
 from ._page import check_page_options
 from ._settings import Settings
-from ._stripe_call import client_bound
+from ._stripe_call import async_refusal, client_bound, sync_refusal
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ._ledger import KeyLedger
     from ._rate_limit import RateLimiter
     from ._records import HttpResponse, IssuedKey
+    from ._settings import Refusals
 
 _redact.install()
 
@@ -52,6 +53,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
             ``stripe_context`` of its own (the account comes from each
             [`Grant`][issuing_elements.Grant]). It is
             never mutated. For the async methods, one client per event loop.
+            A twin its HTTP client cannot serve (the sync methods on
+            ``stripe.AIOHTTPClient``, say) answers 500, with one ERROR line
+            that names the fix; ``stripe.HTTPXClient(allow_sync_methods=True)``
+            serves both.
         authorizer: ``authorizer(user, request)`` decides whether *user* may
             see ``request.card_id``: a [`Grant`][issuing_elements.Grant] (which may
             name the card's connected account) or ``True`` allows; anything else,
@@ -108,7 +113,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
             2025-01-27.acacia or later.
 
     Raises:
-        ConfigurationError: On any invalid argument, at construction.
+        ConfigurationError: On any invalid argument, at construction; and
+            for clients under which neither the sync nor the async methods
+            could ever issue a key (an async-only HTTP client with a
+            blocking Redis store, say).
     """
 
     __slots__ = ("_settings",)
@@ -151,6 +159,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
         version = _stripe_api.resolve_api_version(stripe_client, api_version)
         if account_sessions is not None:
             _stripe_api.check_session_api_version(version)
+        stripe_refusals = sync_refusal(stripe_client), async_refusal(stripe_client)
+        limiter_refusals = _redis_refusals(rate_limiter, "rate limiter")
+        ledger_refusals = _redis_refusals(key_ledger, "key ledger")
+        _check_some_twin_serves(stripe_refusals, limiter_refusals, ledger_refusals)
         self._settings: Settings[UserT] = Settings(
             client=stripe_client,
             authorizer=authorizer,
@@ -172,6 +184,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
             ),
             limiter_in_process=_in_process(rate_limiter),
             ledger_in_process=_in_process(key_ledger),
+            stripe_refusals=stripe_refusals,
+            limiter_refusals=limiter_refusals,
+            ledger_refusals=ledger_refusals,
         )
 
     def __repr__(self) -> str:
@@ -451,6 +466,36 @@ def _in_process(store: object) -> bool:
     from ._rate_limit import MemoryRateLimiter  # noqa: PLC0415 - the same
 
     return isinstance(store, (MemoryKeyLedger, MemoryRateLimiter))
+
+
+def _redis_refusals(store: object, what: str) -> Refusals:
+    """Why a twin can never use *store*: the library's Redis stores only."""
+    from ._ledger import RedisKeyLedger  # noqa: PLC0415 - loaded with a store only
+    from ._rate_limit import RedisRateLimiter  # noqa: PLC0415 - the same
+
+    if not isinstance(store, (RedisRateLimiter, RedisKeyLedger)):
+        return None, None
+    return _redis.refusals(
+        type(store).__name__,
+        what,
+        async_client=store._async,  # noqa: SLF001 - the library's own stores
+    )
+
+
+def _check_some_twin_serves(*refusals: Refusals) -> None:
+    """Refuse a configuration under which neither twin can ever issue a key.
+
+    One that only one twin can use is legitimate (an issuer used only
+    async); each request through the other is refused then, with one log
+    line that names the fix.
+    """
+    sync = [why for why, _ in refusals if why is not None]
+    asynchronous = [why for _, why in refusals if why is not None]
+    if sync and asynchronous:
+        raise ConfigurationError(
+            "Neither the sync nor the async methods can issue keys with these "
+            f"clients. {sync[0]} {asynchronous[0]}"
+        )
 
 
 def _check_deadline(deadline: object) -> None:

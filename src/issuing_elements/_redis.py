@@ -65,6 +65,34 @@ def wrong_client(owner: str, method: str, *, async_client: bool) -> Configuratio
     )
 
 
+def refusals(
+    owner: str, what: str, *, async_client: bool
+) -> tuple[str | None, str | None]:
+    """Why the sync methods, or the async ones, can never use a Redis store.
+
+    *owner* is the store's class, *what* its role ("rate limiter", "key
+    ledger"). A ``redis.asyncio`` client cannot serve the sync methods, and
+    a blocking one would stall the event loop under the async methods.
+    Returns ``(sync, async)`` with ``None`` for the twin that is served; each
+    text names the fix, for the operator's log.
+    """
+    if async_client:
+        return (
+            f"The {what} cannot serve the sync methods (handle, issue, ...): "
+            f"{owner} was built with a redis.asyncio client, which only the "
+            f"async methods can await. Fix: build the {owner} with a blocking "
+            "redis.Redis client (redis.Redis.from_url(...)), or call the async "
+            "methods (ahandle, aissue, ...) from async code."
+        ), None
+    return None, (
+        f"The {what} cannot serve the async methods (ahandle, aissue, ...): "
+        f"{owner} was built with a blocking redis.Redis client, which would "
+        f"stall the event loop. Fix: build the {owner} with a redis.asyncio "
+        "client (redis.asyncio.Redis.from_url(...)), or call the sync methods "
+        "(handle, issue, ...)."
+    )
+
+
 @contextmanager
 def unavailable(store: str) -> Iterator[None]:
     """Turn any Redis failure inside the block into `ServiceUnavailableError`.

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from ._records import IssuedKey
 
 
+# Why the sync methods, and why the async methods, cannot use a dependency.
+Refusals = tuple[str | None, str | None]
+
+
 @attrs.frozen(kw_only=True)
 class Settings(Generic[UserT]):
     """Everything a flow needs to know about the issuer, already checked."""
@@ -52,3 +56,9 @@ class Settings(Generic[UserT]):
     # Stores that live in this process answer at once: no bound needed.
     limiter_in_process: bool = False
     ledger_in_process: bool = False
+    # Why the sync methods, and why the async ones, can never use the Stripe
+    # client, the rate limiter or the key ledger (None: nothing known
+    # against it): each request through that twin is refused (500).
+    stripe_refusals: Refusals = (None, None)
+    limiter_refusals: Refusals = (None, None)
+    ledger_refusals: Refusals = (None, None)

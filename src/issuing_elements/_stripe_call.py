@@ -70,11 +70,13 @@ if TYPE_CHECKING:
 __all__ = [
     "acall_in_background",
     "acall_within",
+    "async_refusal",
     "call_in_background",
     "call_within",
     "check_event_loop",
     "client_bound",
     "runs_inline",
+    "sync_refusal",
 ]
 
 logger = logging.getLogger("issuing_elements")
@@ -364,7 +366,7 @@ def client_bound(
     docstring says; ``None`` when the HTTP client is not one of
     stripe-python's own or has no timeout: then the bound is unknown.
     """
-    http: object = getattr(getattr(client, "_requestor", None), "_client", None)
+    http: object = _http_client(client)
     if not isinstance(http, stripe.HTTPClient) or not _own_retries(http):
         return None
     if asynchronous:
@@ -466,6 +468,92 @@ def _sum(connect: object, read: object) -> float | None:
     if first is None or second is None:
         return None
     return first + second
+
+
+# -- which twins the HTTP client serves ---------------------------------------
+
+SYNC_METHODS = "the sync methods (handle, issue, ...)"
+ASYNC_METHODS = "the async methods (ahandle, aissue, ...)"
+
+
+def sync_refusal(client: stripe.StripeClient) -> str | None:
+    """Why the sync methods can never call Stripe through *client*, or ``None``.
+
+    Only what is certain: stripe-python's async-only transports
+    (``AIOHTTPClient``, an ``HTTPXClient`` without ``allow_sync_methods``)
+    and an ``HTTPClient`` with no ``request`` of its own. The text names
+    the fix, for the operator's log.
+    """
+    http: object = _http_client(client)
+    if not isinstance(http, stripe.HTTPClient):
+        return None
+    name = _name(http)
+    if isinstance(http, stripe.HTTPXClient) and _same(
+        http, "request", stripe.HTTPXClient
+    ):
+        if getattr(http, "_client", None) is not None:
+            return None
+        why = f"its HTTP client, {name}, was built without allow_sync_methods=True"
+        fix = "build it as stripe.HTTPXClient(allow_sync_methods=True)"
+    elif _same(http, "request", stripe.AIOHTTPClient) or _same(
+        http, "request", stripe.HTTPClient
+    ):
+        why = f"its HTTP client, {name}, makes async requests only"
+        fix = (
+            "give it a sync transport beside this one: http_client="
+            f"stripe.RequestsClient(async_fallback_client={name}(...))"
+        )
+    else:
+        return None
+    return (
+        f"The StripeClient cannot serve {SYNC_METHODS}: {why}. Fix: call "
+        f"{ASYNC_METHODS} from async code, or {fix}."
+    )
+
+
+def async_refusal(client: stripe.StripeClient) -> str | None:
+    """Why the async methods can never call Stripe through *client*, or ``None``.
+
+    Only what is certain: an HTTP client with no ``request_async`` of its
+    own and no async fallback (or stripe-python's stand-in for a missing
+    httpx and aiohttp). The text names the fix, for the operator's log.
+    """
+    http: object = _http_client(client)
+    if not isinstance(http, stripe.HTTPClient):
+        return None
+    transport: object = http
+    for _ in range(_MAX_FALLBACKS):  # a fallback may have its own fallback
+        if not _same(transport, "request_async", stripe.HTTPClient):
+            break
+        transport = getattr(transport, "_async_fallback_client", None)
+    if transport is None:
+        why = (
+            f"its HTTP client, {_name(http)}, makes sync requests only and has "
+            "no async_fallback_client"
+        )
+    elif type(transport).__name__ == "NoImportFoundAsyncClient":
+        why = "no async HTTP library (aiohttp or httpx) is installed"
+    else:
+        return None
+    return (
+        f"The StripeClient cannot serve {ASYNC_METHODS}: {why}. Fix: call "
+        f"{SYNC_METHODS}, or give it an async transport: http_client="
+        "stripe.RequestsClient(async_fallback_client=stripe.AIOHTTPClient()) "
+        "(pip install 'issuing-elements[async]')."
+    )
+
+
+_MAX_FALLBACKS = 4
+
+
+def _http_client(client: stripe.StripeClient) -> object:
+    return getattr(getattr(client, "_requestor", None), "_client", None)
+
+
+def _name(http: object) -> str:
+    kind = type(http)
+    own = getattr(stripe, kind.__name__, None) is kind
+    return f"stripe.{kind.__name__}" if own else kind.__qualname__
 
 
 # -- the event loop -----------------------------------------------------------

@@ -22,7 +22,7 @@ only text that may reach a browser. Neither ever holds a secret.
     ├── UnsupportedMediaTypeError    415 unsupported_media_type
     ├── RateLimitedError             429 rate_limited
     ├── ServerMisconfiguredError     500 server_misconfigured
-    │   └── ConfigurationError       (raised while configuring, never at request time)
+    │   └── ConfigurationError       (configuring; or a call it cannot serve)
     ├── StripeUnavailableError       503 stripe_unavailable
     └── ServiceUnavailableError      503 service_unavailable
 """
@@ -223,7 +223,12 @@ class ServerMisconfiguredError(IssuingElementsError):
 
 
 class ConfigurationError(ServerMisconfiguredError, ValueError):
-    """A value given to the library while configuring it is invalid."""
+    """A value given to the library while configuring it is invalid.
+
+    At request time: a configuration that cannot serve the call (an HTTP
+    client or a Redis client the twin called can never use, say), refused
+    with one log line that names the fix.
+    """
 
 
 class StripeUnavailableError(_RetryableError):

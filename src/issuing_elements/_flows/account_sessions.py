@@ -56,6 +56,7 @@ from .steps import (
     deadline_of,
     endpoint,
     logger,
+    refuse_misfits,
     stripe_options,
     trail_of,
     user_id_of,
@@ -132,6 +133,7 @@ def _exchange(
         authorizer = _authorizer(settings)
         admitted = admit(settings, context, user)
         trail.user_id = user_id = user_id_of(settings, admitted)
+        yield from refuse_misfits(settings.stripe_refusals, settings.limiter_refusals)
         request = read()
         trail.stripe_account = request.account
         yield from count_user(settings, user_id, deadline_at)

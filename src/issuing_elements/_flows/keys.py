@@ -65,6 +65,7 @@ from .steps import (
     count_user,
     deadline_of,
     endpoint,
+    refuse_misfits,
     stripe_options,
     trail_of,
     user_id_of,
@@ -218,6 +219,11 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
     try:
         admitted = admit(settings, context, user)
         trail.user_id = user_id = user_id_of(settings, admitted)
+        yield from refuse_misfits(
+            settings.stripe_refusals,
+            settings.limiter_refusals,
+            settings.ledger_refusals,
+        )
         asked = read()
         request, api_version = (
             (asked.key, asked.api_version)

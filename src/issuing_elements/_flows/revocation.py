@@ -38,6 +38,7 @@ from .steps import (
     call_store,
     call_stripe,
     deadline_of,
+    refuse_misfits,
     stripe_options,
 )
 
@@ -62,6 +63,7 @@ def revoke(
     try:
         _check_revoke(key_id, stripe_account)
         trail.key_id = key_id
+        yield from refuse_misfits(settings.stripe_refusals)
         yield from delete(settings, key_id, stripe_account)
     except Exception as error:  # noqa: BLE001 - every failure is audited
         failure = as_outcome(error)
@@ -102,6 +104,7 @@ def revoke_all(
         read, aread = ledger.keys_for_card, ledger.akeys_for_card
         why = "Revoking every key of the card."
     (named,) = subject.values()
+    yield from refuse_misfits(settings.ledger_refusals, settings.stripe_refusals)
     # The tombstone first, then the read: see _flows.keys._record.
     yield from _ask_ledger(
         settings,

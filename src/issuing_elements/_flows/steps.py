@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from issuing_elements._driver import Flow
     from issuing_elements._records import Grant, HttpResponse, KeyRequest
     from issuing_elements._request import RequestContext
-    from issuing_elements._settings import Settings
+    from issuing_elements._settings import Refusals, Settings
     from issuing_elements._stripe_api import StripeAnswer
 
 logger = logging.getLogger("issuing_elements")
@@ -85,6 +85,31 @@ def endpoint(
         return error_response(error)
     except Exception as error:  # noqa: BLE001 - every outcome is a response
         return error_response(unexpected(error))
+
+
+def refuse_misfits(*refusals: Refusals) -> Flow[None]:
+    """Refuse a twin that can never use what this flow needs: 500, and one log line.
+
+    *refusals* are the settings' ``(sync, async)`` reasons for each
+    dependency the flow uses (the Stripe client, a store); the first reason
+    against the twin that runs the flow is logged at ERROR, naming the fix,
+    and the request fails (500 ``server_misconfigured``) before anything is
+    called. Nothing is waited on when no reason is known.
+    """
+    sync = next((why for why, _ in refusals if why is not None), None)
+    asynchronous = next((why for _, why in refusals if why is not None), None)
+    if sync is None and asynchronous is None:
+        return
+
+    def refuse(why: str | None) -> None:
+        if why is not None:
+            logger.error("%s Answering 500.", why)
+            raise ConfigurationError(why)
+
+    async def arefuse() -> None:
+        refuse(asynchronous)
+
+    yield from wait(lambda: refuse(sync), arefuse)
 
 
 def trail_of(context: RequestContext) -> Trail:

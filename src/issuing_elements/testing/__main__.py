@@ -3,25 +3,33 @@
     python -m issuing_elements.testing --port 0 --card ic_demo --card ic_conn@acct_demo
 
 The first line on stdout is one JSON object, ``{"url", "api_key",
-"publishable_key"}``; the fake then serves until SIGINT or SIGTERM and exits
-0. Point every process at ``url`` (``STRIPE_API_BASE``, or ``base_addresses``
-of ``stripe.StripeClient``): they all see the same cards, nonces and keys.
+"publishable_key"}``; the fake then serves until SIGINT, SIGTERM or SIGHUP
+and exits 0. Bad arguments, or an address it cannot listen on, are one line
+on stderr and exit status 2; an address beyond loopback is one line of
+warning. Point every process at ``url`` (``STRIPE_API_BASE``, or
+``base_addresses`` of ``stripe.StripeClient``): they all see the same cards,
+nonces and keys.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import re
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
+from urllib.parse import urlsplit
 
 from . import FakeStripe
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
+
+PROG = "python -m issuing_elements.testing"
 
 
 def _port(text: str) -> int:
@@ -34,38 +42,54 @@ def _port(text: str) -> int:
     return port
 
 
+# Stripe's ids: a prefix and a run of letters and digits, nothing else.
+_CARD_ID = re.compile(r"ic_[A-Za-z0-9]+")
+_ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
+
+
 def _card(text: str) -> tuple[str, str | None]:
     card_id, at, account = text.partition("@")
-    if not card_id.startswith("ic_") or (at and not account.startswith("acct_")):
+    if not _CARD_ID.fullmatch(card_id) or (at and not _ACCOUNT_ID.fullmatch(account)):
         raise argparse.ArgumentTypeError(
-            f"expected CARD_ID or CARD_ID@ACCOUNT (ic_... or ic_...@acct_...), "
-            f"not {text!r}"
+            "expected CARD_ID or CARD_ID@ACCOUNT, Stripe ids of letters and "
+            f"digits (ic_... or ic_...@acct_...), not {text!r}"
         )
     return card_id, account or None
 
 
 def _account(text: str) -> str:
-    if not text.startswith("acct_"):
+    if not _ACCOUNT_ID.fullmatch(text):
         raise argparse.ArgumentTypeError(
-            f"connected account ids start with 'acct_', not {text!r}"
+            "expected a connected account id of letters and digits (acct_...), "
+            f"not {text!r}"
         )
     return text
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line on stderr, then exit 2 (argparse would print the usage first)."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m issuing_elements.testing",
+    parser = _Parser(
+        prog=PROG,
         description=(
             "Run one FakeStripe, a local stand-in for Stripe's Issuing Elements "
             "endpoints, for several processes to share. Prints one JSON line "
-            "(url, api_key, publishable_key), then serves until SIGINT/SIGTERM."
+            "(url, api_key, publishable_key), then serves until SIGINT, "
+            "SIGTERM or SIGHUP."
         ),
     )
     parser.add_argument(
         "--port", type=_port, required=True, help="the port to listen on; 0: any free"
     )
     parser.add_argument(
-        "--host", default="127.0.0.1", help="the address to listen on (127.0.0.1)"
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (127.0.0.1); any other than loopback is "
+        "warned about: the fake answers whoever can reach it",
     )
     parser.add_argument(
         "--card",
@@ -86,6 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _beyond_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the stand-in; returns the exit status (argparse exits 2 on bad usage)."""
     args = _parser().parse_args(argv)
@@ -94,9 +126,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    with FakeStripe(host=args.host, port=args.port) as fake:
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        if hasattr(signal, name):  # no SIGHUP on Windows
+            signal.signal(getattr(signal, name), on_signal)
+    fake = FakeStripe(host=args.host, port=args.port)
+    try:
+        fake.start()
+    except OSError as error:  # the port is taken, or the address is not ours
+        sys.stderr.write(
+            f"{PROG}: error: cannot listen on {args.host}:{args.port}: "
+            f"{error.strerror or error}\n"
+        )
+        return 2
+    try:
+        if _beyond_loopback(fake.url):
+            sys.stderr.write(
+                f"{PROG}: warning: listening on {fake.url}, beyond this machine's "
+                "loopback: anyone who can reach it can mint keys from it\n"
+            )
+            sys.stderr.flush()
         for card_id, account in args.card:
             fake.add_card(card_id, account=account)
         for account in args.account:
@@ -111,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # wait() with a timeout: a signal handler runs between the waits.
         while not stop.wait(0.5):
             pass
+    finally:
+        fake.close()
     return 0
 
 

@@ -170,8 +170,12 @@ class _Handler(BaseHTTPRequestHandler):
         params = parse_qsl(url.query, keep_blank_values=True)
         headers = {name.lower(): value for name, value in self.headers.items()}
         body_problem = None
-        length = int(headers.get("content-length") or 0)
-        if length > _MAX_BODY:
+        length = _content_length(headers.get("content-length"))
+        if length is None:
+            # No way to tell where the body ends: answer, then hang up.
+            body_problem = "The Content-Length header is not a number of bytes."
+            self.close_connection = True
+        elif length > _MAX_BODY:
             body_problem = "FakeStripe refuses request bodies over 1 MiB."
             self.close_connection = True
         elif length:
@@ -214,3 +218,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if body:
             self.wfile.write(body)
+
+
+def _content_length(value: str | None) -> int | None:
+    """The body's length in bytes (0 without the header), or ``None`` if invalid.
+
+    Only digits, as HTTP allows: ``int()`` would take ``-1`` (a read to the
+    end of a connection that stays open), ``+5``, ``1_0`` or `` 7 ``.
+    """
+    if value is None:
+        return 0
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)

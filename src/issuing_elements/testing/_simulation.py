@@ -54,21 +54,70 @@ _COMPONENT_PARAM = re.compile(
 # Stripe's Account Session lives 30 minutes.
 ACCOUNT_SESSION_LIFETIME = 30 * 60
 
-# The Connect embedded components FakeStripe simulates, with the features
-# Stripe's API reference lists for each (all false unless asked for).
+# The Connect embedded components FakeStripe simulates (a request may enable
+# these), with the features Stripe's API reference lists for each.
 _ISSUING_FEATURES = (
     "card_management",
     "card_spend_dispute_management",
     "cardholder_management",
     "spend_control_management",
 )
+SIMULATED_COMPONENTS = ("issuing_card", "issuing_cards_list")
+_PAYMENTS_FEATURES = (
+    "capture_payments",
+    "destination_on_behalf_of_charge_management",
+    "dispute_management",
+    "refund_management",
+    "smart_disputes_management",
+)
+_ONBOARDING_FEATURES = (
+    "disable_stripe_user_authentication",
+    "external_account_collection",
+)
+_PAYOUTS_FEATURES = (
+    "disable_stripe_user_authentication",
+    "edit_payout_schedule",
+    "external_account_collection",
+    "instant_payouts",
+    "standard_payouts",
+)
+# Every component of Stripe's account_session object (stripe-python 16's
+# AccountSession.Components), with its features: an answer lists them all,
+# those the request did not enable disabled, as Stripe's does.
 COMPONENT_FEATURES: Mapping[str, tuple[str, ...]] = types.MappingProxyType(
     {
+        "account_management": _ONBOARDING_FEATURES,
+        "account_onboarding": _ONBOARDING_FEATURES,
+        "balance_report": (),
+        "balances": _PAYOUTS_FEATURES,
+        "disputes_list": _PAYMENTS_FEATURES,
+        "documents": (),
+        "financial_account": (
+            *_ONBOARDING_FEATURES,
+            "send_money",
+            "transfer_balance",
+        ),
+        "financial_account_transactions": ("card_spend_dispute_management",),
+        "instant_payouts_promotion": (*_ONBOARDING_FEATURES, "instant_payouts"),
         "issuing_card": _ISSUING_FEATURES,
         "issuing_cards_list": (
             *_ISSUING_FEATURES,
             "disable_stripe_user_authentication",
         ),
+        "notification_banner": _ONBOARDING_FEATURES,
+        "payment_details": _PAYMENTS_FEATURES,
+        "payment_disputes": _PAYMENTS_FEATURES[1:],
+        "payment_method_settings": ("disable_stripe_user_authentication",),
+        "payments": _PAYMENTS_FEATURES,
+        "payout_details": (),
+        "payout_reconciliation_report": (),
+        "payouts": _PAYOUTS_FEATURES,
+        "payouts_list": (),
+        "reporting_chart": (),
+        "tax_registrations": (),
+        "tax_settings": (),
+        "terminal_hardware_orders": (),
+        "terminal_hardware_shop": (),
     }
 )
 
@@ -107,8 +156,8 @@ def ephemeral_key_secret(account: str | None) -> str:
 
 
 def account_session_secret() -> str:
-    """A secret in Stripe's shape for Account Sessions: no prefix, ``_`` and 47 more."""
-    return random_id("_", 47)
+    """A secret in the shape of Stripe's fixtures: ``accs_secret__`` and 47 more."""
+    return random_id("accs_secret__", 47)
 
 
 def mask_key(key: str) -> str:
@@ -122,11 +171,35 @@ def mask_key(key: str) -> str:
 
 
 def redact_authorization(value: str) -> str:
-    """``Bearer sk_test_abc`` -> ``Bearer sk_test_[redacted]``: the kind, no key."""
-    scheme, _, credential = value.partition(" ")
-    match = _KEY_PREFIX.match(credential.strip())
+    """``Bearer sk_test_abc`` -> ``Bearer sk_test_[redacted]``: the kind, no key.
+
+    HTTP Basic (the key as the user name) is decoded first, so that it shows
+    its kind too: ``Basic pk_test_[redacted]``.
+    """
+    scheme, _, given = value.partition(" ")
+    credential = _credential_of(value)
+    match = _KEY_PREFIX.match(credential)
     kind = match.group(0) if match else ""
-    return f"{scheme} {kind}[redacted]" if credential else "[redacted]"
+    return f"{scheme} {kind}[redacted]" if given.strip() else "[redacted]"
+
+
+def _credential_of(authorization: str) -> str:
+    """The API key in an ``Authorization`` header, as Stripe takes it; or ``""``.
+
+    ``Bearer <key>``, or HTTP Basic with the key as the user name and any
+    password (``curl -u sk_test_...:``). Anything else holds no key.
+    """
+    scheme, _, given = authorization.partition(" ")
+    given = given.strip()
+    if scheme.lower() == "bearer":
+        return given
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        decoded = base64.b64decode(given, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        return ""
+    return decoded.partition(":")[0]
 
 
 def _freeze(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -179,10 +252,11 @@ class AccountSessionRecord:
 
     Attributes:
         account: The connected account (``acct_...``) it was created for.
-        client_secret: The secret: no prefix, as Stripe's.
-        components: The components as answered: each of the simulated ones
-            (``issuing_card``, ``issuing_cards_list``), ``{"enabled": bool,
-            "features": {name: bool}}``.
+        client_secret: The secret, ``accs_secret__`` and 47 letters and
+            digits, as in Stripe's fixtures.
+        components: The components as answered: every component of
+            Stripe's object, ``{"enabled": bool, "features": {name: bool}}``,
+            those not asked for disabled.
         stripe_version: The ``Stripe-Version`` it was created with, ``""``
             when the request named none.
         created: Epoch seconds, on the fake's clock.
@@ -552,7 +626,7 @@ class Simulation:
     # -- shared checks (each returns an error reply, or None when all is well)
 
     def _check_secret_key(self, incoming: Incoming) -> Reply | None:
-        credential = _bearer(incoming)
+        credential = _credential(incoming)
         if not credential:
             return error_reply(401, _NO_API_KEY)
         if credential == self._publishable_key:
@@ -797,7 +871,7 @@ class Simulation:
     # -- POST /v1/ephemeral_key_nonces (Stripe.js's side, simulated) -------
 
     def _create_nonce(self, incoming: Incoming) -> Reply:
-        credential = _bearer(incoming)
+        credential = _credential(incoming)
         if not credential:
             return error_reply(401, _NO_API_KEY, cors=True)
         if credential != self._publishable_key:
@@ -854,7 +928,7 @@ class Simulation:
 
     def _check_card_reader(self, incoming: Incoming, card_id: str) -> Reply | None:
         """Only the secret key, or a live ephemeral key for this card, reads it."""
-        credential = _bearer(incoming)
+        credential = _credential(incoming)
         account = incoming.header("stripe-account")
         if credential == self._api_key:
             return self._check_card_exists(account, card_id)
@@ -919,9 +993,8 @@ def _secret_key_call(incoming: Incoming) -> bool:
     )
 
 
-def _bearer(incoming: Incoming) -> str:
-    scheme, _, credential = (incoming.header("authorization") or "").partition(" ")
-    return credential.strip() if scheme.lower() == "bearer" else ""
+def _credential(incoming: Incoming) -> str:
+    return _credential_of(incoming.header("authorization") or "")
 
 
 def _check_version(version: str | None) -> Reply | None:
@@ -973,7 +1046,9 @@ def _requested_components(
             continue
         match = _COMPONENT_PARAM.fullmatch(name)
         component, part, feature = match.groups() if match else ("", "", None)
-        known = COMPONENT_FEATURES.get(component, ())
+        known = (
+            COMPONENT_FEATURES[component] if component in SIMULATED_COMPONENTS else ()
+        )
         if (
             not known
             or (part == "enabled") != (feature is None)
