@@ -47,6 +47,10 @@ def test_every_error_has_a_distinct_code_or_is_a_refinement() -> None:
     assert {
         (400, "invalid_request"),
         (400, "invalid_nonce"),
+        (400, "signature_invalid"),
+        (400, "signature_missing"),
+        (400, "signature_malformed"),
+        (400, "signature_expired"),
         (401, "unauthenticated"),
         (403, "forbidden_origin"),
         (404, "card_not_found"),
