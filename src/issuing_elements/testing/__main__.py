@@ -1,11 +1,17 @@
 """``python -m issuing_elements.testing``: one FakeStripe that many processes share.
 
     python -m issuing_elements.testing --port 0 --card ic_demo --card ic_conn@acct_demo
+    python -m issuing_elements.testing --port 0 --card ic_demo \
+        --cardholder ich_demo=ic_demo \
+        --webhook-url http://127.0.0.1:8000/stripe-events --webhook-secret whsec_...
 
 The first line on stdout is one JSON object, ``{"url", "api_key",
 "publishable_key"}``; the fake then serves until SIGINT or SIGTERM and exits
 0. Point every process at ``url`` (``STRIPE_API_BASE``, or ``base_addresses``
 of ``stripe.StripeClient``): they all see the same cards, nonces and keys.
+With ``--webhook-url`` and ``--webhook-secret`` it posts each card or
+cardholder status change to that endpoint as a signed Stripe event, as
+``stripe listen --forward-to`` does for the real Stripe.
 """
 
 from __future__ import annotations
@@ -52,6 +58,69 @@ def _account(text: str) -> str:
     return text
 
 
+# -- card lifecycle events: the flags ------------------------------------------
+
+
+def _cardholder(text: str) -> tuple[str, list[str]]:
+    holder, equals, cards = text.partition("=")
+    card_ids = [card.strip() for card in cards.split(",") if card.strip()]
+    if (
+        not holder.startswith("ich_")
+        or not equals
+        or not card_ids
+        or not all(card.startswith("ic_") for card in card_ids)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected CARDHOLDER=CARD[,CARD...] (ich_...=ic_...), not {text!r}"
+        )
+    return holder, card_ids
+
+
+def _webhook_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
+def _webhook_secret(text: str) -> str:
+    if not text.startswith("whsec_"):
+        raise argparse.ArgumentTypeError("a webhook signing secret starts with whsec_")
+    return text
+
+
+def _add_event_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cardholder",
+        type=_cardholder,
+        action="append",
+        default=[],
+        metavar="CARDHOLDER=CARD[,CARD...]",
+        help="the cardholder (ich_...) of these cards (platform cards unless "
+        "given with --card CARD@ACCOUNT); repeat",
+    )
+    parser.add_argument(
+        "--webhook-url",
+        type=_webhook_url,
+        help="post card and cardholder events here, as Stripe posts to a "
+        "webhook endpoint (needs --webhook-secret)",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        type=_webhook_secret,
+        help="the endpoint's signing secret (whsec_...) that signs each event",
+    )
+
+
+def _cards_with_holders(
+    cards: list[tuple[str, str | None]], holders: list[tuple[str, list[str]]]
+) -> list[tuple[str, str | None, str | None]]:
+    """Every card to add: its account, and its cardholder if one is named."""
+    holder_of = {card: holder for holder, card_ids in holders for card in card_ids}
+    accounts = dict(cards)
+    named = list(dict.fromkeys([*accounts, *holder_of]))
+    return [(card, accounts.get(card), holder_of.get(card)) for card in named]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m issuing_elements.testing",
@@ -83,12 +152,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ACCOUNT",
         help="a connected account without cards (for Account Sessions); repeat",
     )
+    _add_event_flags(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the stand-in; returns the exit status (argparse exits 2 on bad usage)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (args.webhook_url is None) != (args.webhook_secret is None):
+        parser.error("--webhook-url and --webhook-secret go together")
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -96,9 +169,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with FakeStripe(host=args.host, port=args.port) as fake:
-        for card_id, account in args.card:
-            fake.add_card(card_id, account=account)
+    with FakeStripe(
+        host=args.host,
+        port=args.port,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+    ) as fake:
+        for card_id, account, holder in _cards_with_holders(args.card, args.cardholder):
+            fake.add_card(card_id, account=account, cardholder=holder)
         for account in args.account:
             fake.add_account(account)
         line = {
