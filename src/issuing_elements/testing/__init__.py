@@ -294,6 +294,18 @@ class FakeStripe:
         _check_cardholder(cardholder)
         self._simulation.block_cardholder(cardholder)
 
+    def signed_event(
+        self, event_id: str, *, secret: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers Stripe would post for the event *event_id*, now.
+
+        For posting it yourself, through a framework's test client (no
+        server to deliver to): the ``Stripe-Signature`` is made with *secret*,
+        by default the one given to
+        [`deliver_events_to`][issuing_elements.testing.FakeStripe.deliver_events_to].
+        """
+        return self._simulation.signed_event(event_id, secret)
+
     def redeliver(self, event_id: str) -> None:
         """Post the event *event_id* again, signed anew, as Stripe's retries do."""
         self._simulation.redeliver(event_id)

@@ -404,18 +404,30 @@ class EventDelivery:
         with self._lock:
             return tuple(self._deliveries)
 
+    def headers_for(
+        self, event: StripeEvent, now: int, secret: str | None = None
+    ) -> dict[str, str]:
+        """The headers Stripe sends with *event*, signed with *secret* (or the
+        endpoint's)."""
+        if secret is None:
+            with self._lock:
+                secret = self._secret
+        if secret is None or not secret.startswith("whsec_"):
+            raise ValueError("sign with a webhook signing secret (whsec_...)")
+        return {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            "Stripe-Signature": signature_header(event.body, secret, now),
+        }
+
     def deliver(self, events: list[StripeEvent], now: int) -> None:
         """POST each event, in order, to the endpoint, if one is configured."""
         with self._lock:
-            url, secret = self._url, self._secret
-        if url is None or secret is None:
+            url = self._url
+        if url is None:
             return
         for event in events:
-            headers = {
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": USER_AGENT,
-                "Stripe-Signature": signature_header(event.body, secret, now),
-            }
+            headers = self.headers_for(event, now)
             status, answer = _post(url, event.body, headers)
             with self._lock:
                 self._deliveries.append(

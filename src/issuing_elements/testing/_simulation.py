@@ -978,6 +978,16 @@ class Simulation:
         if events:
             self.delivery.deliver(events, now)
 
+    def signed_event(
+        self, event_id: str, secret: str | None
+    ) -> tuple[bytes, dict[str, str]]:
+        with self._lock:
+            events = [e for e in self._lifecycle.events if e.id == event_id]
+            now = self._now()
+        if not events:
+            raise KeyError(event_id)
+        return events[0].body, self.delivery.headers_for(events[0], now, secret)
+
     def redeliver(self, event_id: str) -> None:
         with self._lock:
             events = [e for e in self._lifecycle.events if e.id == event_id]
