@@ -64,7 +64,7 @@ def test_a_card_update_makes_an_event_in_stripes_shape(
         "canceled",
         "stolen",
         HOLDER,
-        {"status": "active"},
+        {"status": "active", "cancellation_reason": None},
         False,
         "account" in body,
     ) == (

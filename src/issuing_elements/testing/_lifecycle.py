@@ -236,14 +236,16 @@ class Lifecycle:
             )
         if status is not None and status != before:
             self.card_status[card_id] = status
+            previous: dict[str, object] = {"status": before}
             if reason is not None:
                 self.cancellation[card_id] = reason
+                previous["cancellation_reason"] = None
             self._emit(
                 sim,
                 "issuing_card.updated",
                 account,
                 sim.card_object(card_id),
-                {"status": before},
+                previous,
             )
         return sim.reply(200, sim.card_object(card_id))
 
