@@ -35,9 +35,11 @@ REQUIRE_SYSTEM = os.environ.get("ISSUING_ELEMENTS_REQUIRE_SYSTEM") == "1"
 #
 # An Account Session's client secret has no prefix: ``_`` and a long run of
 # letters and digits (Stripe's example has 47; FakeStripe mints that shape).
-# It is looked for by that shape, standing alone.
+# It is looked for by that shape, standing alone. A webhook signing secret
+# is ``whsec_`` and key material.
 SECRET = re.compile(
     r"(?:sk|rk|ek)_(?:test|live)_[A-Za-z0-9_+/-]{4,}"
+    r"|whsec_[A-Za-z0-9_+/-]{4,}"
     r"|\[REDACTED\][A-Za-z0-9_+/-]+"
     r"|(?<![A-Za-z0-9_])_[A-Za-z0-9]{40,}(?![A-Za-z0-9_])"
 )

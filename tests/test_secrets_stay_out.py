@@ -27,12 +27,14 @@ def test_the_suite_wide_detector_finds_a_secret(
         "sk_live_abcd1234",
         "rk_test_ab-cd_12",
         "[REDACTED]_00FakeTail01",
+        "whsec_fakeEndpointSecret",
     ] == find_secrets(
         [
             f"body={KEY_SECRET}",
             "key sk_live_abcd1234 here",
             "secret_rk_test_ab-cd_12",
             '"ek_test_[REDACTED]", "ek_test_[REDACTED]_00FakeTail01"',
+            "secrets=whsec_fakeEndpointSecret, whsec_[REDACTED]",
         ]
     )
 

@@ -624,3 +624,18 @@ def test_without_webhook_secrets_the_door_is_500_with_one_error_line(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert 1 == len(errors)
     assert "webhook_secrets" in errors[0].getMessage()
+
+
+def test_a_webhook_secret_is_masked_wherever_it_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    for name in ("issuing_elements", "stripe"):
+        logging.getLogger(name).warning("configured with %s", SECRET)
+
+    assert ["configured with whsec_[REDACTED]"] * 2 == [
+        r.getMessage()
+        for r in caplog.records
+        if r.name in ("issuing_elements", "stripe")
+    ]
