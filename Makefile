@@ -1,6 +1,8 @@
 # The README's two entry points (demo, test), each making its own virtual environment,
 # and the longer runs beside them:
-#   make demo   runs the endpoint end to end, offline, on the built-in Stripe stand-in
+#   make demo   runs the endpoint end to end, offline, on the built-in Stripe stand-in,
+#               in a light environment of its own (.venv-demo: the library, its
+#               runtime dependencies and Flask; the `demo` dependency group)
 #   make test   runs lint, mypy --strict, the docs build and every test
 #   make fuzz   fuzzes the endpoint with 100,000 Hypothesis examples and prints the count
 #   make load   sends 10,000 requests at concurrency 50 to the FastAPI example under uvicorn
@@ -25,6 +27,8 @@ STAMP  := $(VENV)/.installed
 SITE   ?= site
 # The venv that builds and checks the distributions and lints the workflows.
 TOOLS  ?= .venv-release
+# make demo's venv: what the demo runs, not the development environment.
+DEMO_VENV ?= .venv-demo
 
 .PHONY: demo test lint typecheck docs pytest dist workflows bench fuzz load faults mutate clean
 
@@ -45,8 +49,14 @@ $(STAMP): pyproject.toml $(WHEEL)
 	touch $(STAMP)
 endif
 
-demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+$(DEMO_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv --clear $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(DEMO_VENV)/bin/python -m pip install --quiet --group demo -e .
+	touch $@
+
+demo: $(DEMO_VENV)/.installed
+	$(DEMO_VENV)/bin/python examples/demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples docs/hooks benchmarks
@@ -134,4 +144,4 @@ mutate: $(VENV)/.mutation-installed
 	$(BIN)/mutmut results --all true | $(BIN)/python tests/mutation/kill_rate.py tests/mutation/equivalent.md
 
 clean:
-	rm -rf mutants $(VENV) .venv-wheel $(TOOLS) .coverage .mypy_cache .pytest_cache .ruff_cache dist $(SITE)
+	rm -rf mutants $(VENV) .venv-wheel $(TOOLS) $(DEMO_VENV) .coverage .mypy_cache .pytest_cache .ruff_cache dist $(SITE)

@@ -33,14 +33,16 @@ REQUIRE_SYSTEM = os.environ.get("ISSUING_ELEMENTS_REQUIRE_SYSTEM") == "1"
 # short (``ek_test_[REDACTED]_00ApvOMxYd``). Written apart from the library's
 # pattern on purpose: the check must not share its bugs.
 #
-# An Account Session's client secret has no prefix: ``_`` and a long run of
-# letters and digits (Stripe's example has 47; FakeStripe mints that shape).
-# It is looked for by that shape, standing alone. A webhook signing secret
-# is ``whsec_`` and key material.
+# An Account Session's client secret comes in two shapes: ``accs_secret__``
+# and key material (Stripe's OpenAPI fixtures), or no prefix at all, ``_`` and
+# a long run of letters and digits (Stripe's docs' example has 47). Each is
+# looked for by its shape, the bare one standing alone.
+# A webhook signing secret is ``whsec_`` and key material.
 SECRET = re.compile(
     r"(?:sk|rk|ek)_(?:test|live)_[A-Za-z0-9_+/-]{4,}"
     r"|whsec_[A-Za-z0-9_+/-]{4,}"
     r"|\[REDACTED\][A-Za-z0-9_+/-]+"
+    r"|(?i:accs_secret__)[A-Za-z0-9_+/-]{4,}"
     r"|(?<![A-Za-z0-9_])_[A-Za-z0-9]{40,}(?![A-Za-z0-9_])"
 )
 

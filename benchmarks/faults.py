@@ -45,6 +45,7 @@ from issuing_elements import (
     RateLimit,
     RedisKeyLedger,
     RedisRateLimiter,
+    environ_headers,
 )
 from issuing_elements.testing import FakeStripe
 
@@ -57,6 +58,7 @@ CARD = "ic_faultCard"
 MALLORY_CARD = "ic_malloryCard"
 JSON = "application/json"
 APP = "https://app.example"
+EVIL = "https://evil.example"
 # The bound is the deadline plus this much: generous for 2 busy cores, and
 # still far below each fault's own (a minute, or forever).
 MARGIN = 3.0
@@ -586,20 +588,22 @@ def redis_down() -> Result:
 def unread_headers() -> Result:
     result = Result(
         "7",
-        '`handle(..., headers={"HTTP_ORIGIN": "https://evil.example"})` (a WSGI '
-        "environ) or header values that are bytes or lists, with "
+        "a WSGI environ as `headers=` or through `environ_headers`, a header "
+        "called `wsgi.version`, or header values that are bytes or lists, with "
         "`allowed_origins` set",
         "200: the origin check is silently off",
     )
+    environ = {"HTTP_ORIGIN": "https://evil.example", "REQUEST_METHOD": "POST"}
     cases: list[tuple[str, Any]] = [
-        ("HTTP_ORIGIN alone", {"HTTP_ORIGIN": "https://evil.example"}),
-        (
-            "a WSGI environ",
-            {"HTTP_ORIGIN": "https://evil.example", "REQUEST_METHOD": "POST"},
-        ),
+        ("an environ through environ_headers", environ_headers(environ)),
+        ("a WSGI environ as headers", {**environ, "wsgi.version": (1, 0)}),
+        ("a header called wsgi.version", {"Origin": EVIL, "wsgi.version": "1"}),
         ("bytes value", {"Origin": b"https://evil.example"}),
         ("list value", {"Origin": ["https://evil.example"]}),
-        ("environ, bytes value", {"HTTP_ORIGIN": b"https://evil.example"}),
+        (
+            "environ, bytes value",
+            environ_headers({"HTTP_ORIGIN": b"https://evil.example"}),
+        ),
     ]
     fake = fresh_fake()
     try:

@@ -12,8 +12,11 @@ the tests skip (and fail in CI, which sets ISSUING_ELEMENTS_REQUIRE_SYSTEM=1).
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +35,11 @@ if TYPE_CHECKING:
 
 STRIPE_VARIABLES = ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# How long a wait for the page or the demo's log may last: it ends as soon as
+# what it waits for is there, so only a failing test waits it out, and it
+# holds on a machine at load 8 on 2 cores.
+PATIENCE_SECONDS = 60
+expect.set_options(timeout=PATIENCE_SECONDS * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +82,7 @@ def page(
 ) -> Iterator[Page]:
     """The demo page, loaded and ready, in a fresh browser context."""
     context = browsers(require_system("chromium")).new_context()
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(PATIENCE_SECONDS * 1000)
     errors: list[str] = []
     opened = context.new_page()
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -192,14 +200,78 @@ def test_the_printed_admin_page_is_served(demo_url: str, demo_log: Path) -> None
     assert (200, True) == (page.status_code, "platform admin" in page.text)
 
 
-def _wait_for_line(log: Path, start: str) -> str:
-    deadline = time.monotonic() + 10
+def _wait_for_line(
+    log: Path,
+    start: str,
+    seconds: float = PATIENCE_SECONDS,
+    writer: subprocess.Popen[bytes] | None = None,
+) -> str:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for line in log.read_text().splitlines():
             if line.strip().startswith(start):
                 return line
+        if writer is not None and writer.poll() is not None:
+            break  # it exited without the line
         time.sleep(0.1)
     pytest.fail(f"no line starting {start!r} in:\n{log.read_text()}")
+
+
+# What make demo's environment must not hold: the development group's tools
+# and the frameworks the demo does not serve.
+NOT_FOR_THE_DEMO = {
+    "pytest",
+    "mypy",
+    "pyright",
+    "playwright",
+    "mkdocs",
+    "django",
+    "fastapi",
+}
+
+
+@pytest.mark.venv
+def test_make_demo_answers_from_a_light_environment_of_its_own(
+    tmp_path: Path, require_system: Callable[[str], str]
+) -> None:
+    """``make demo`` as on a fresh clone: a venv of the library and Flask only."""
+    venv = tmp_path / "venv-demo"
+    log = tmp_path / "make-demo.log"
+    unset = {*STRIPE_VARIABLES, "PYTHONPATH", "VIRTUAL_ENV"}
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    env |= {"PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - make, our own Makefile
+            [require_system("make"), "demo", f"DEMO_VENV={venv}"],
+            cwd=EXAMPLES.parent,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # make and the demo it starts: one group
+        )
+    try:
+        # Building the venv takes most of it: PyPI through pip's cache.
+        line = _wait_for_line(
+            log, "curl -s http://127.0.0.1:", seconds=900, writer=process
+        )
+        answer = _run_curl_with_httpx(shlex.split(line.strip()))
+        listed = subprocess.run(  # noqa: S603 - the demo venv's own pip
+            [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=PATIENCE_SECONDS)
+    installed = {package["name"].lower() for package in json.loads(listed.stdout)}
+
+    assert (200, True, set()) == (
+        answer.status_code,
+        {"issuing-elements", "flask", "stripe"} <= installed,
+        NOT_FOR_THE_DEMO & installed,
+    )
 
 
 def _run_curl_with_httpx(argv: list[str]) -> httpx.Response:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import stripe
+from stripe import StripeContext
 
 from issuing_elements import EphemeralKeyIssuer, Grant, KeyRequest
 from issuing_elements.exceptions import (
@@ -197,11 +198,56 @@ def test_grant_never_echoes_a_secret_given_as_its_account() -> None:
     ) == str(raised.value)
 
 
-def test_a_client_with_its_own_stripe_account_is_refused() -> None:
-    client = stripe.StripeClient("sk_test_fake_connected", stripe_account=ACCOUNT)
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        pytest.param("stripe_account", ACCOUNT, id="stripe_account"),
+        pytest.param("stripe_context", ACCOUNT, id="stripe_context"),
+        pytest.param(
+            "stripe_context",
+            StripeContext([ACCOUNT]),
+            id="stripe_context as a StripeContext",
+        ),
+        pytest.param(
+            "stripe_context",
+            StripeContext.parse(f"{ACCOUNT}/acct_1Nested"),
+            id="a nested StripeContext",
+        ),
+    ],
+)
+def test_a_client_that_names_an_account_of_its_own_is_refused(
+    setting: str, value: object
+) -> None:
+    client = stripe.StripeClient(
+        "sk_test_fake_connected",
+        **{setting: value},  # type: ignore[arg-type]  # one setting per case
+    )
 
-    with pytest.raises(ConfigurationError, match="stripe_account of its own"):
+    with pytest.raises(ConfigurationError) as raised:
         EphemeralKeyIssuer(client, allow)
+
+    assert (
+        f"The Stripe client names a {setting} of its own, which it would send "
+        "with every request: the account must come from each Grant. Create the "
+        f"StripeClient without {setting}."
+    ) == str(raised.value)
+
+
+def test_a_client_from_with_stripe_context_is_refused(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    with pytest.raises(ConfigurationError, match="stripe_context of its own"):
+        EphemeralKeyIssuer(stripe_client.with_stripe_context(ACCOUNT), allow)
+
+
+@pytest.mark.parametrize("empty", ["", StripeContext()])
+def test_an_empty_stripe_context_names_no_account(empty: object) -> None:
+    client = stripe.StripeClient(
+        "sk_test_fake_connected",
+        stripe_context=empty,  # type: ignore[arg-type]  # a str or a StripeContext
+    )
+
+    assert 10.0 == EphemeralKeyIssuer(client, allow).deadline
 
 
 def test_max_body_bytes_is_read_from_the_issuer(

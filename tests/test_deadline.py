@@ -27,15 +27,19 @@ from socket_stand_ins import SilentServer
 from stripe_wire import ACCOUNT, API_KEY, CARD, KEY_ID, NONCE, key_object, owner_of
 
 DEADLINE = 0.5
-# Generous: the bound is the deadline, not the client's 80 s; CI machines are slow.
-MARGIN = 2.0
+# The bound is the deadline, not the client's 80 s: a margin that holds on a
+# machine at load 8 on 2 cores, and still a fifth of the fault's own 80 s.
+MARGIN = 15.0
+# How long a poll waits for what the late calls do: it ends as soon as they
+# are done, so only a failing test waits it out.
+SETTLE = 30.0
 JSON = "application/json"
 BODY = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
 
 
 def wait_for_workers() -> None:
     """Let the calls abandoned at their deadline finish, inside this test."""
-    end = time.monotonic() + 5
+    end = time.monotonic() + SETTLE
     while _workers._idle < _workers._count and time.monotonic() < end:
         time.sleep(0.01)
 
@@ -205,7 +209,7 @@ def deletes(httpserver: HTTPServer) -> list[str]:
 
 
 def wait_for_a_delete(httpserver: HTTPServer) -> list[str]:
-    end = time.monotonic() + 5
+    end = time.monotonic() + SETTLE
     while not deletes(httpserver) and time.monotonic() < end:
         time.sleep(0.02)
     return deletes(httpserver)
@@ -239,7 +243,7 @@ def test_a_key_issued_after_the_deadline_is_revoked_async(
     async def serve() -> tuple[int, list[str]]:
         # An ASGI server's loop runs on after the answer; so does this one.
         response = await issuer.ahandle("alice", body=BODY, content_type=JSON)
-        end = time.monotonic() + 5
+        end = time.monotonic() + SETTLE
         # The revocation runs as a task of this loop; let it finish here.
         while _late_tasks and time.monotonic() < end:  # noqa: ASYNC110 - a set of tasks, no event
             await asyncio.sleep(0.02)
@@ -279,7 +283,7 @@ def test_an_abandoned_call_that_fails_late_is_let_go_quietly(
 
     async def serve() -> int:
         response = await issuer.ahandle("alice", body=BODY, content_type=JSON)
-        end = time.monotonic() + 5
+        end = time.monotonic() + SETTLE
         while _late_tasks and time.monotonic() < end:  # noqa: ASYNC110 - a set of tasks, no event
             await asyncio.sleep(0.02)
         await stripe_http.close_async()  # type: ignore[no-untyped-call]  # untyped
@@ -331,7 +335,7 @@ def test_a_late_key_is_revoked_under_its_account_async(
 
     async def serve() -> list[str | None]:
         await issuer.ahandle("alice", body=BODY, content_type=JSON)
-        end = time.monotonic() + 5
+        end = time.monotonic() + SETTLE
         while _late_tasks and time.monotonic() < end:  # noqa: ASYNC110 - a set of tasks, no event
             await asyncio.sleep(0.02)
         await stripe_http.close_async()  # type: ignore[no-untyped-call]  # untyped
@@ -372,7 +376,7 @@ def test_a_key_issued_after_the_caller_went_away_is_revoked(
             await asyncio.wait_for(
                 issuer.aissue("alice", card_id=CARD, nonce=NONCE), DEADLINE / 2
             )
-        end = time.monotonic() + 5
+        end = time.monotonic() + SETTLE
         while _late_tasks and time.monotonic() < end:  # noqa: ASYNC110 - a set of tasks, no event
             await asyncio.sleep(0.02)
         await stripe_http.close_async()  # type: ignore[no-untyped-call]  # untyped

@@ -10,6 +10,8 @@
   are written ``[Grant][issuing_elements.Grant]``.
 * The site runs no script from another host, the flow diagram included.
 * The README's links work where PyPI shows it: absolute, none relative.
+* ``deadline`` means one thing: the docstring's sentence on what it bounds
+  is in reference.md and controls.md, word for word.
 """
 
 from __future__ import annotations
@@ -106,6 +108,49 @@ def test_every_public_name_is_in_the_reference_or_the_api_page(name: str) -> Non
     )
 
     assert re.search(rf"`{re.escape(name)}`", text) is not None
+
+
+def one_line(text: str) -> str:
+    """*text* with its line breaks and indents as single spaces, ``x`` as `x`."""
+    return " ".join(text.replace("``", "`").split())
+
+
+def deadline_sentence() -> str:
+    """The sentence of the issuer's docstring that says what ``deadline`` bounds."""
+    doc = one_line(inspect.getdoc(EphemeralKeyIssuer) or "")
+    found = re.search(r"The deadline bounds [^.]*\.", doc)
+    assert found is not None, "the docstring no longer says what deadline bounds"
+    return found.group(0)
+
+
+def test_the_deadline_sentence_names_the_whole_request() -> None:
+    # What _flows.steps does: one deadline_of() per request, shared by the
+    # limiter, Stripe and the ledger through remaining().
+    sentence = deadline_sentence()
+
+    assert (True, True, True, True) == (
+        "the whole request" in sentence,
+        "rate limiter" in sentence,
+        "Stripe" in sentence,
+        "key ledger" in sentence,
+    )
+
+
+@pytest.mark.parametrize("page", ["reference.md", "controls.md"])
+def test_the_page_says_what_the_docstring_says_deadline_bounds(page: str) -> None:
+    text = one_line((DOCS / page).read_text(encoding="utf-8"))
+
+    assert deadline_sentence().lower() in text.lower()
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["README.md", *(f"docs/{page.name}" for page in sorted(DOCS.glob("*.md")))],
+)
+def test_no_page_says_the_deadline_is_per_stripe_call(where: str) -> None:
+    text = one_line((ROOT / where).read_text(encoding="utf-8")).lower()
+
+    assert [] == re.findall(r"(?:one|per) (?:stripe call|call to stripe) may", text)
 
 
 # A Sphinx role: `:class:` `Grant`, `:meth:`, `:py:func:`, ...

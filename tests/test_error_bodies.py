@@ -106,10 +106,16 @@ class _Limiter:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
-    def hit(self, _user_id: str, _card_id: str) -> float | None:
+    def hit_user(self, _user_id: str) -> float | None:
         return self.seconds
 
-    async def ahit(self, _user_id: str, _card_id: str) -> float | None:
+    async def ahit_user(self, _user_id: str) -> float | None:
+        return self.seconds
+
+    def hit_card(self, _card_id: str) -> float | None:
+        return self.seconds
+
+    async def ahit_card(self, _card_id: str) -> float | None:
         return self.seconds
 
 

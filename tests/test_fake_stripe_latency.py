@@ -105,10 +105,11 @@ def test_latency_skips_the_browser_endpoints(fake: FakeStripe) -> None:
 
 
 def test_calls_wait_out_the_latency_side_by_side() -> None:
-    # One after the other, 50 calls at 1 s would take 50 s.
+    # One after the other, 50 calls at 1 s would take 50 s: half of that is a
+    # margin a machine at load 8 on 2 cores keeps, and still tells them apart.
     with FakeStripe(latency=1.0) as fake:
         fake.add_card(CARD)
-        client = fake.client(timeout=20)
+        client = fake.client(timeout=60)
 
         async def burst() -> None:
             await asyncio.gather(*(acreate(fake, client) for _ in range(50)))
@@ -117,7 +118,7 @@ def test_calls_wait_out_the_latency_side_by_side() -> None:
         asyncio.run(burst())
         spent = time.monotonic() - started
 
-    assert (50, True) == (len(fake.keys), spent < 20)
+    assert (50, True) == (len(fake.keys), spent < 50 * fake.latency / 2)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import socket
 import threading
 import time
@@ -112,14 +113,17 @@ def limited(fake: FakeStripe, events: list[AuditEvent]) -> EphemeralKeyIssuer[st
 def test_over_the_limit_is_429_with_retry_after_and_no_stripe_call(
     fake: FakeStripe, limited: EphemeralKeyIssuer[str], events: list[AuditEvent]
 ) -> None:
+    started = time.monotonic()
     answers = [
         limited.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
         for _ in range(3)
     ]
+    # The window's 60 s, less the time these requests took (rounded up).
+    took = math.ceil(time.monotonic() - started)
 
     assert [200, 200, 429] == [answer.status for answer in answers]
     assert "rate_limited" == json.loads(answers[2].body)["error"]["code"]
-    assert 55 <= int(answers[2].headers["Retry-After"]) <= 60
+    assert 60 - took - 1 <= int(answers[2].headers["Retry-After"]) <= 60
     assert 2 == len(fake.keys)
     assert ["granted", "granted", "rate_limited"] == [e.outcome for e in events]
     assert ("alice", ALICE_CARD) == (events[2].user_id, events[2].card_id)
@@ -140,9 +144,10 @@ def test_requests_the_authorizer_denies_count_too(
 
 
 def test_per_card_limit_holds_across_users(fake: FakeStripe) -> None:
+    """Two users the authorizer allows (a shared card) share its budget."""
     issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
         fake.client(),
-        authorize,
+        allow_all,
         audit=discard,
         rate_limiter=MemoryRateLimiter(per_card=RateLimit(limit=1, window_seconds=60)),
     )
@@ -151,6 +156,111 @@ def test_per_card_limit_holds_across_users(fake: FakeStripe) -> None:
     second = issuer.handle("bob", body=body(fake, ALICE_CARD), content_type=JSON)
 
     assert (200, 429) == (first.status, second.status)
+
+
+def test_requests_the_authorizer_denies_leave_the_cards_budget(
+    fake: FakeStripe,
+) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=discard,
+        rate_limiter=MemoryRateLimiter(per_card=RateLimit(3, 3600)),
+    )
+
+    mallory = [
+        issuer.handle("mallory", body=body(fake, ALICE_CARD), content_type=JSON).status
+        for _ in range(3)
+    ]
+    alice = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert ([404, 404, 404], 200) == (mallory, alice.status)
+
+
+def test_a_user_still_spends_their_own_budget_on_denied_requests(
+    fake: FakeStripe,
+) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=discard,
+        rate_limiter=MemoryRateLimiter(
+            per_user=RateLimit(3, 3600), per_card=RateLimit(3, 3600)
+        ),
+    )
+
+    async def walk() -> list[int]:
+        return [
+            (
+                await issuer.ahandle(
+                    "mallory", body=body(fake, ALICE_CARD), content_type=JSON
+                )
+            ).status
+            for _ in range(4)
+        ]
+
+    mallory = asyncio.run(walk())
+    alice = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert ([404, 404, 404, 429], 200) == (mallory, alice.status)
+
+
+def test_a_flood_of_denied_ids_leaves_a_spent_card_budget_spent(
+    fake: FakeStripe,
+) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=discard,
+        rate_limiter=MemoryRateLimiter(per_card=RateLimit(3, 3600), max_keys=50),
+    )
+    spent = [
+        issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON).status
+        for _ in range(3)
+    ]
+    flood = {
+        issuer.handle(
+            "mallory",
+            body=json.dumps(
+                {"card_id": f"ic_random{number}", "nonce": "ephkn_pub_x"}
+            ).encode(),
+            content_type=JSON,
+        ).status
+        for number in range(500)
+    }
+
+    after = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert ([200, 200, 200], {404}, 429) == (spent, flood, after.status)
+
+
+def test_a_full_memory_limiter_answers_503_with_one_error_line(
+    fake: FakeStripe, caplog: pytest.LogCaptureFixture, events: list[AuditEvent]
+) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        authorize,
+        audit=events.append,
+        rate_limiter=MemoryRateLimiter(per_card=RateLimit(1, 60), max_keys=1),
+    )
+    issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+    caplog.clear()
+
+    answer = issuer.handle("bob", body=body(fake, BOB_CARD), content_type=JSON)
+
+    errors = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "issuing_elements" and record.levelname == "ERROR"
+    ]
+    assert (503, "service_unavailable", 1, 1, "service_unavailable") == (
+        answer.status,
+        json.loads(answer.body)["error"]["code"],
+        len(errors),
+        len(fake.keys),
+        events[-1].outcome,
+    )
+    assert "max_keys=1 cards" in errors[0]
 
 
 def test_malformed_and_anonymous_requests_are_refused_before_counting(

@@ -10,7 +10,7 @@ import pytest
 import stripe
 from pytest_httpserver import HTTPServer
 
-from issuing_elements import EphemeralKeyIssuer, HttpResponse
+from issuing_elements import EphemeralKeyIssuer, HttpResponse, environ_headers
 from issuing_elements._csp import content_security_policy
 from issuing_elements.exceptions import ConfigurationError
 from stripe_wire import CARD, NONCE, key_object, owner_of
@@ -105,19 +105,6 @@ def test_forbidden_before_anything_else(
 @pytest.mark.parametrize(
     "headers",
     [
-        pytest.param(
-            {"HTTP_ORIGIN": "https://evil.example", "REQUEST_METHOD": "POST"},
-            id="a WSGI environ (Django request.META)",
-        ),
-        pytest.param({"HTTP_ORIGIN": "https://evil.example"}, id="HTTP_ORIGIN alone"),
-        pytest.param(
-            {
-                "HTTP_SEC_FETCH_SITE": "cross-site",
-                "wsgi.input": object(),
-                "wsgi.version": (1, 0),
-            },
-            id="environ, cross-site without Origin",
-        ),
         pytest.param({"ORIGIN": "https://evil.example"}, id="upper-case name"),
         pytest.param(
             {"Origin": APP, "origin": "https://evil.example"},
@@ -125,12 +112,104 @@ def test_forbidden_before_anything_else(
         ),
     ],
 )
-def test_environ_and_any_case_names_are_read_as_headers(
+def test_any_case_names_are_read_as_headers(
     guarded: EphemeralKeyIssuer[str],
     httpserver: HTTPServer,
     headers: dict[str, Any],
 ) -> None:
     response = guarded.handle("alice", body=BODY, content_type=JSON, headers=headers)
+
+    assert ((403, "forbidden_origin"), []) == (code_of(response), httpserver.log)
+
+
+# Every variable PEP 3333 and CGI (RFC 3875) name, and headers spelt as an
+# environ spells them: sent by a client as headers, none is more than a header.
+ENVIRON_NAMES = (
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE",
+    "REMOTE_ADDR",
+    "REMOTE_HOST",
+    "REMOTE_USER",
+    "AUTH_TYPE",
+    "PATH_TRANSLATED",
+    "wsgi.version",
+    "wsgi.url_scheme",
+    "wsgi.input",
+    "wsgi.errors",
+    "wsgi.multithread",
+    "wsgi.multiprocess",
+    "wsgi.run_once",
+    "wsgi.file_wrapper",
+    "HTTP_X",
+    "HTTP_ORIGIN",
+    "HTTP_SEC_FETCH_SITE",
+    "HTTP_HOST",
+)
+
+
+@pytest.mark.parametrize("twin", ["handle", "ahandle"])
+@pytest.mark.parametrize("name", ENVIRON_NAMES)
+def test_no_header_name_turns_the_origin_check_off(
+    guarded: EphemeralKeyIssuer[str],
+    httpserver: HTTPServer,
+    name: str,
+    twin: str,
+) -> None:
+    """An extra header named like an environ's variable is one more header."""
+    headers = {
+        "Origin": "https://evil.example",
+        name: "same-origin" if name == "HTTP_SEC_FETCH_SITE" else APP,
+    }
+    if twin == "ahandle":
+        response = asyncio.run(
+            guarded.ahandle("alice", body=BODY, content_type=JSON, headers=headers)
+        )
+    else:
+        response = guarded.handle(
+            "alice", body=BODY, content_type=JSON, headers=headers
+        )
+
+    assert ((403, "forbidden_origin"), []) == (code_of(response), httpserver.log)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param(
+            {"HTTP_ORIGIN": "https://evil.example", "REQUEST_METHOD": "POST"},
+            id="a CGI environ",
+        ),
+        pytest.param(
+            {
+                "HTTP_SEC_FETCH_SITE": "cross-site",
+                "wsgi.input": object(),
+                "wsgi.version": (1, 0),
+            },
+            id="a WSGI environ, cross-site without Origin",
+        ),
+        pytest.param(
+            {"HTTP_ORIGIN": "https://evil.example", "ORIGIN": APP},
+            id="a variable named like the header is no header",
+        ),
+    ],
+)
+def test_an_environ_is_read_through_environ_headers(
+    guarded: EphemeralKeyIssuer[str],
+    httpserver: HTTPServer,
+    environ: dict[str, Any],
+) -> None:
+    response = guarded.handle(
+        "alice", body=BODY, content_type=JSON, headers=environ_headers(environ)
+    )
 
     assert ((403, "forbidden_origin"), []) == (code_of(response), httpserver.log)
 
@@ -141,9 +220,32 @@ def test_an_environ_from_an_allowed_page_passes(
 ) -> None:
     environ = {"HTTP_ORIGIN": APP, "REQUEST_METHOD": "POST", "wsgi.input": object()}
 
-    response = guarded.handle("alice", body=BODY, content_type=JSON, headers=environ)
+    response = guarded.handle(
+        "alice", body=BODY, content_type=JSON, headers=environ_headers(environ)
+    )
 
     assert (200, None) == code_of(response)
+
+
+def test_environ_headers_keeps_the_headers_and_nothing_else() -> None:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": "42",
+        "HTTP_CONTENT_TYPE": "text/plain",
+        "HTTP_ORIGIN": APP,
+        "HTTP_X_REQUEST_ID": "req-1",
+        "HTTP_": "nameless",
+        "wsgi.version": (1, 0),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+
+    assert {
+        "content-type": "application/json",
+        "content-length": "42",
+        "origin": APP,
+        "x-request-id": "req-1",
+    } == dict(environ_headers(environ))
 
 
 @pytest.mark.parametrize(
@@ -152,8 +254,20 @@ def test_an_environ_from_an_allowed_page_passes(
         pytest.param({"Origin": b"https://evil.example"}, id="bytes value"),
         pytest.param({"Origin": ["https://evil.example"]}, id="list value"),
         pytest.param({b"Origin": "https://evil.example"}, id="bytes name"),
-        pytest.param({"HTTP_ORIGIN": b"https://evil.example"}, id="environ bytes"),
+        pytest.param(
+            environ_headers({"HTTP_ORIGIN": b"https://evil.example"}),
+            id="environ bytes",
+        ),
         pytest.param([("Origin", APP)], id="not a mapping"),
+        pytest.param(
+            {
+                "HTTP_ORIGIN": APP,
+                "REQUEST_METHOD": "POST",
+                "wsgi.version": (1, 0),
+                "wsgi.input": object(),
+            },
+            id="a WSGI environ passed as headers",
+        ),
     ],
 )
 @pytest.mark.parametrize("twin", ["handle", "ahandle"])
@@ -179,6 +293,30 @@ def test_headers_the_issuer_cannot_read_are_refused_not_ignored(
         httpserver.log,
         len([r for r in errors if "headers the issuer cannot read" in r.getMessage()]),
     )
+
+
+def test_an_environ_passed_as_headers_is_refused_with_its_fix_named(
+    guarded: EphemeralKeyIssuer[str],
+    httpserver: HTTPServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    environ = {
+        "HTTP_ORIGIN": APP,
+        "REQUEST_METHOD": "POST",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+    }
+
+    response = guarded.handle("alice", body=BODY, content_type=JSON, headers=environ)
+
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert ((500, "server_misconfigured"), [], 1) == (
+        code_of(response),
+        httpserver.log,
+        len(errors),
+    )
+    assert "'wsgi.version' is a tuple" in errors[0]
+    assert "headers=issuing_elements.environ_headers(environ)" in errors[0]
 
 
 @pytest.mark.usefixtures("stripe_issues")

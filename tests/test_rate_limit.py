@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import subprocess
 import sys
@@ -12,10 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+import attrs
 import pytest
 import redis
+import stripe
 
 from issuing_elements import (
+    EphemeralKeyIssuer,
     MemoryRateLimiter,
     RateLimit,
     RateLimiter,
@@ -25,7 +29,7 @@ from issuing_elements._rate_limit import _seconds
 from issuing_elements.exceptions import ConfigurationError, ServiceUnavailableError
 from redis_server import RedisServer
 
-Hit = Callable[[str, str], "float | None"]
+Hit = Callable[[str], "float | None"]
 
 
 class FakeClock:
@@ -36,11 +40,20 @@ class FakeClock:
         return self.now
 
 
-class Limiters:
-    """Builds one kind of limiter and calls it as a plain ``hit(user, card)``.
+@attrs.frozen
+class Hits:
+    """One limiter's two budgets, each called as a plain ``hit(id)``."""
 
-    The async kinds run every ``ahit`` on one event loop that lives as long as
-    the test, as an application's would; the Redis kinds let real time pass.
+    user: Hit
+    card: Hit
+
+
+class Limiters:
+    """Builds one kind of limiter and calls it through `Hits`.
+
+    The async kinds run every ``ahit_*`` on one event loop that lives as long
+    as the test, as an application's would; the Redis kinds let real time
+    pass.
     """
 
     def __init__(self, kind: str, server: RedisServer | None) -> None:
@@ -53,7 +66,7 @@ class Limiters:
 
     def make(
         self, *, per_user: RateLimit | None = None, per_card: RateLimit | None = None
-    ) -> Hit:
+    ) -> Hits:
         limiter: RateLimiter
         if self.kind.startswith("memory"):
             limiter = MemoryRateLimiter(
@@ -66,8 +79,11 @@ class Limiters:
             )
         loop = self.loop
         if loop is None:
-            return limiter.hit
-        return lambda user, card: loop.run_until_complete(limiter.ahit(user, card))
+            return Hits(limiter.hit_user, limiter.hit_card)
+        return Hits(
+            lambda user: loop.run_until_complete(limiter.ahit_user(user)),
+            lambda card: loop.run_until_complete(limiter.ahit_card(card)),
+        )
 
     def _client(self) -> redis.Redis | redis.asyncio.Redis:
         assert self.server is not None
@@ -108,88 +124,98 @@ def limiters(request: pytest.FixtureRequest) -> Iterator[Limiters]:
     made.close()
 
 
-def allowed(hit: Hit, *pairs: tuple[str, str]) -> list[bool]:
-    return [hit(user, card) is None for user, card in pairs]
+def allowed(hit: Hit, *ids: str) -> list[bool]:
+    return [hit(one) is None for one in ids]
 
 
-def test_the_user_limit_counts_across_cards(limiters: Limiters) -> None:
-    hit = limiters.make(per_user=RateLimit(3, 60))
+def test_the_user_limit_counts_each_request(limiters: Limiters) -> None:
+    hits = limiters.make(per_user=RateLimit(3, 60))
 
-    outcomes = allowed(
-        hit, ("alice", "ic_1"), ("alice", "ic_2"), ("alice", "ic_3"), ("alice", "ic_4")
-    )
+    outcomes = allowed(hits.user, "alice", "alice", "alice", "alice")
 
     assert [True, True, True, False] == outcomes
 
 
 def test_the_user_limit_leaves_other_users_alone(limiters: Limiters) -> None:
-    hit = limiters.make(per_user=RateLimit(1, 60))
+    hits = limiters.make(per_user=RateLimit(1, 60))
 
-    outcomes = allowed(hit, ("alice", "ic_1"), ("alice", "ic_1"), ("bob", "ic_1"))
+    outcomes = allowed(hits.user, "alice", "alice", "bob")
 
     assert [True, False, True] == outcomes
 
 
-def test_the_card_limit_counts_across_users(limiters: Limiters) -> None:
-    hit = limiters.make(per_card=RateLimit(2, 60))
+def test_the_card_limit_leaves_other_cards_alone(limiters: Limiters) -> None:
+    hits = limiters.make(per_card=RateLimit(2, 60))
 
-    outcomes = allowed(
-        hit, ("alice", "ic_1"), ("bob", "ic_1"), ("carol", "ic_1"), ("carol", "ic_2")
-    )
+    outcomes = allowed(hits.card, "ic_1", "ic_1", "ic_1", "ic_2")
 
     assert [True, True, False, True] == outcomes
 
 
-def test_one_request_counts_for_its_user_and_its_card(limiters: Limiters) -> None:
-    hit = limiters.make(per_user=RateLimit(2, 60), per_card=RateLimit(2, 60))
+def test_the_two_budgets_are_spent_apart(limiters: Limiters) -> None:
+    hits = limiters.make(per_user=RateLimit(1, 60), per_card=RateLimit(1, 60))
 
-    # Alice fills ic_1; then her next request, on a fresh card, is her third.
-    outcomes = allowed(
-        hit, ("alice", "ic_1"), ("alice", "ic_1"), ("bob", "ic_1"), ("alice", "ic_2")
-    )
-
-    assert [True, True, False, False] == outcomes
-
-
-def test_a_refused_request_counts_for_neither_limit(limiters: Limiters) -> None:
-    hit = limiters.make(per_user=RateLimit(2, 60), per_card=RateLimit(1, 60))
-
-    # The card refuses Alice's second request, which so leaves her one more.
-    outcomes = allowed(
-        hit, ("alice", "ic_1"), ("alice", "ic_1"), ("alice", "ic_2"), ("alice", "ic_3")
-    )
+    # Alice's budget spent leaves the card's whole, and the other way round.
+    outcomes = [
+        hits.user("alice") is None,
+        hits.user("alice") is None,
+        hits.card("ic_1") is None,
+        hits.card("ic_1") is None,
+    ]
 
     assert [True, False, True, False] == outcomes
 
 
-def test_a_user_id_and_a_card_id_never_share_a_count(limiters: Limiters) -> None:
-    hit = limiters.make(per_user=RateLimit(1, 60), per_card=RateLimit(1, 60))
+def test_a_budget_not_configured_always_allows(limiters: Limiters) -> None:
+    hits = limiters.make(per_user=RateLimit(1, 60))
 
-    outcomes = allowed(hit, ("ic_1", "ic_2"), ("ic_2", "ic_1"))
+    assert [True, True, True] == allowed(hits.card, "ic_1", "ic_1", "ic_1")
+
+
+def test_a_refused_request_is_not_recorded(limiters: Limiters) -> None:
+    hits = limiters.make(per_user=RateLimit(2, 0.3))
+    first = allowed(hits.user, "alice", "alice", "alice", "alice", "alice")
+
+    limiters.wait(0.35)
+
+    # Had the three refusals been recorded, the window would still be full.
+    assert ([True, True, False, False, False], True) == (
+        first,
+        hits.user("alice") is None,
+    )
+
+
+def test_a_user_id_and_a_card_id_never_share_a_count(limiters: Limiters) -> None:
+    hits = limiters.make(per_user=RateLimit(1, 60), per_card=RateLimit(1, 60))
+
+    outcomes = [hits.user("ic_1") is None, hits.card("ic_1") is None]
 
     assert [True, True] == outcomes
 
 
 def test_a_refusal_says_when_the_oldest_slot_frees(limiters: Limiters) -> None:
-    hit = limiters.make(per_user=RateLimit(2, 60))
-    hit("alice", "ic_1")
-    hit("alice", "ic_1")
+    hits = limiters.make(per_user=RateLimit(2, 60))
+    started = time.monotonic()
+    hits.user("alice")
+    hits.user("alice")
 
-    retry_after = hit("alice", "ic_1")
+    retry_after = hits.user("alice")
 
+    # The window's 60 s, less what has passed since the first hit, at most.
+    took = time.monotonic() - started
     assert retry_after is not None
-    assert 59 < retry_after <= 60
+    assert 60 - took <= retry_after <= 60
 
 
 def test_a_slot_frees_when_the_window_passes(limiters: Limiters) -> None:
-    hit = limiters.make(per_user=RateLimit(2, 0.3))
-    hit("alice", "ic_1")
-    hit("alice", "ic_1")
-    refused = hit("alice", "ic_1")
+    hits = limiters.make(per_card=RateLimit(2, 0.3))
+    hits.card("ic_1")
+    hits.card("ic_1")
+    refused = hits.card("ic_1")
 
     limiters.wait(0.35)
 
-    assert (True, True) == (refused is not None, hit("alice", "ic_1") is None)
+    assert (True, True) == (refused is not None, hits.card("ic_1") is None)
 
 
 @pytest.fixture
@@ -199,27 +225,24 @@ def clock() -> FakeClock:
 
 def test_the_window_slides_from_each_request(clock: FakeClock) -> None:
     limiter = MemoryRateLimiter(per_user=RateLimit(2, 10), clock=clock)
-    limiter.hit("alice", "ic_1")
+    limiter.hit_user("alice")
     clock.now += 9
-    limiter.hit("alice", "ic_1")
+    limiter.hit_user("alice")
     clock.now += 1
 
     # The first request has left the window, the second not: one slot, then 9 s.
-    assert [None, 9.0] == [limiter.hit("alice", "ic_1"), limiter.hit("alice", "ic_1")]
+    assert [None, 9.0] == [limiter.hit_user("alice"), limiter.hit_user("alice")]
 
 
 def test_the_retry_after_is_exact_in_memory(clock: FakeClock) -> None:
-    limiter = MemoryRateLimiter(
-        per_user=RateLimit(1, 60), per_card=RateLimit(1, 30), clock=clock
-    )
-    limiter.hit("alice", "ic_1")
+    limiter = MemoryRateLimiter(per_card=RateLimit(1, 30), clock=clock)
+    limiter.hit_card("ic_1")
     clock.now += 10
 
-    # Both limits refuse; the request may come back when both allow it.
-    assert 50.0 == limiter.hit("alice", "ic_1")
+    assert 20.0 == limiter.hit_card("ic_1")
 
 
-# Memory stays bounded
+# Memory stays bounded, and never forgets a window that has not passed
 
 
 def test_memory_holds_only_the_users_of_the_last_window(clock: FakeClock) -> None:
@@ -227,31 +250,118 @@ def test_memory_holds_only_the_users_of_the_last_window(clock: FakeClock) -> Non
     sizes = set()
     for number in range(200_000):
         clock.now += 2**-10  # exact in binary: 1024 requests a window
-        limiter.hit(f"user-{number}", "ic_1")
+        limiter.hit_user(f"user-{number}")
         if number >= 1024 and number % 1000 == 0:
             sizes.add(limiter._sizes())
 
     assert {(1024, 0)} == sizes
 
 
-# The full million (and the memory it takes) is benchmarks/rate_limiter_memory.py.
-def test_memory_stays_under_its_cap_when_all_users_come_in_one_window(
-    clock: FakeClock,
+def test_a_full_table_refuses_a_new_key_and_forgets_no_live_one(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    limiter = MemoryRateLimiter(per_card=RateLimit(1, 60), clock=clock)
-    for number in range(250_000):
-        limiter.hit("alice", f"ic_{number}")
+    limiter = MemoryRateLimiter(per_card=RateLimit(1, 60), clock=clock, max_keys=2)
+    limiter.hit_card("ic_1")
+    clock.now += 10
+    limiter.hit_card("ic_2")
 
-    assert (0, 100_000) == limiter._sizes()
+    with pytest.raises(ServiceUnavailableError) as raised:
+        limiter.hit_card("ic_3")
+
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert (503, 50, 1) == (raised.value.status, raised.value.retry_after, len(errors))
+    assert "max_keys=2 cards" in errors[0]
+    # The two windows stand: each card's one slot is still spent.
+    assert [50.0, 60.0, (0, 2)] == [
+        limiter.hit_card("ic_1"),
+        limiter.hit_card("ic_2"),
+        limiter._sizes(),
+    ]
 
 
-def test_the_cap_forgets_the_least_recently_allowed_key(clock: FakeClock) -> None:
-    limiter = MemoryRateLimiter(per_user=RateLimit(1, 60), clock=clock, max_keys=2)
-    limiter.hit("alice", "ic_1")
-    limiter.hit("bob", "ic_1")
-    limiter.hit("carol", "ic_1")
+def is_full(limiter: MemoryRateLimiter, card_id: str) -> bool:
+    """Whether the card table refuses *card_id* for want of room."""
+    try:
+        limiter.hit_card(card_id)
+    except ServiceUnavailableError:
+        return True
+    return False
 
-    assert [None, 60.0] == [limiter.hit("alice", "ic_1"), limiter.hit("carol", "ic_1")]
+
+def test_a_victims_spent_budget_survives_a_flood_of_new_ids(clock: FakeClock) -> None:
+    limiter = MemoryRateLimiter(per_card=RateLimit(3, 3600), clock=clock, max_keys=100)
+    spent = [limiter.hit_card("ic_victim") for _ in range(4)]
+    refused = sum(is_full(limiter, f"ic_random{number}") for number in range(1000))
+
+    assert ([None, None, None, 3600.0], 901, 3600.0) == (
+        spent,
+        refused,
+        limiter.hit_card("ic_victim"),
+    )
+
+
+def test_a_full_table_makes_room_as_windows_pass(clock: FakeClock) -> None:
+    limiter = MemoryRateLimiter(per_user=RateLimit(1, 60), clock=clock, max_keys=1)
+    limiter.hit_user("alice")
+    clock.now += 60
+
+    assert [None, (1, 0)] == [limiter.hit_user("bob"), limiter._sizes()]
+
+
+def test_a_full_table_may_fail_open_when_asked(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = MemoryRateLimiter(
+        per_user=RateLimit(1, 60), clock=clock, max_keys=1, fail_open=True
+    )
+    limiter.hit_user("alice")
+
+    outcomes = [limiter.hit_user("bob"), limiter.hit_user("bob")]
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert ([None, None], 60.0, (1, 0), 2) == (
+        outcomes,
+        limiter.hit_user("alice"),
+        limiter._sizes(),
+        len(warnings),
+    )
+    assert "uncounted (fail_open=True)" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("limiter", "missing"),
+    [
+        pytest.param(
+            "earlier",
+            "hit_user, ahit_user, hit_card, ahit_card. It has the hit(user_id, "
+            "card_id) of earlier versions",
+            id="hit and ahit only",
+        ),
+        pytest.param("half", "hit_card, ahit_card.", id="no card budget"),
+    ],
+)
+def test_a_limiter_without_the_protocols_methods_is_refused(
+    stripe_client: stripe.StripeClient, limiter: str, missing: str
+) -> None:
+    class Earlier:
+        def hit(self, _user_id: str, _card_id: str) -> None: ...
+
+        async def ahit(self, _user_id: str, _card_id: str) -> None: ...
+
+    class Half:
+        def hit_user(self, _user_id: str) -> None: ...
+
+        async def ahit_user(self, _user_id: str) -> None: ...
+
+    made = Earlier() if limiter == "earlier" else Half()
+
+    with pytest.raises(ConfigurationError) as raised:
+        EphemeralKeyIssuer(stripe_client, lambda _u, _r: True, rate_limiter=made)  # type: ignore[arg-type]  # wrong on purpose
+
+    assert (
+        "rate_limiter must implement hit_user, ahit_user, hit_card, ahit_card "
+        f"(the RateLimiter protocol); {type(made).__name__} lacks {missing}"
+    ) in str(raised.value)
 
 
 @pytest.mark.parametrize(
@@ -325,20 +435,24 @@ def test_redis_keys_hash_the_ids_and_expire_with_the_window(
     limiter = RedisRateLimiter(
         redis_client, per_user=RateLimit(5, 60), per_card=RateLimit(5, 30)
     )
-    limiter.hit("alice@example.com", "ic_1")
+    started = time.monotonic()
+    limiter.hit_user("alice@example.com")
+    limiter.hit_card("ic_1")
 
     stored = {
         key.decode(): (redis_client.llen(key), redis_client.pttl(key))
         for key in redis_client.scan_iter()
     }
+    # What has passed since the hit: the TTLs are that much shorter, at most.
+    took = math.ceil((time.monotonic() - started) * 1000)
 
     assert [
         "issuing_elements:rate:c:<sha256>",
         "issuing_elements:rate:u:<sha256>",
     ] == sorted(re.sub("[0-9a-f]{64}$", "<sha256>", key) for key in stored)
     pttls = sorted(pttl for _, pttl in stored.values())
-    assert 29_000 < pttls[0] <= 30_000
-    assert 59_000 < pttls[1] <= 60_000
+    assert 30_000 - took <= pttls[0] <= 30_000
+    assert 60_000 - took <= pttls[1] <= 60_000
 
 
 def test_a_redis_log_keeps_at_most_limit_timestamps(redis_client: redis.Redis) -> None:
@@ -346,7 +460,7 @@ def test_a_redis_log_keeps_at_most_limit_timestamps(redis_client: redis.Redis) -
     outcomes = []
     for _ in range(5):
         # From the fourth on, each request frees the oldest slot: 0.6 s > 0.5 s.
-        outcomes.append(limiter.hit("alice", "ic_1"))
+        outcomes.append(limiter.hit_user("alice"))
         time.sleep(0.2)
 
     (key,) = redis_client.scan_iter()
@@ -357,7 +471,7 @@ def test_a_redis_log_keeps_at_most_limit_timestamps(redis_client: redis.Redis) -
 def test_the_redis_limiter_prefix_places_its_keys(redis_client: redis.Redis) -> None:
     RedisRateLimiter(
         redis_client, per_user=RateLimit(1, 60), prefix="{app}:limits:"
-    ).hit("alice", "ic_1")
+    ).hit_user("alice")
 
     (key,) = redis_client.scan_iter()
 
@@ -367,17 +481,17 @@ def test_the_redis_limiter_prefix_places_its_keys(redis_client: redis.Redis) -> 
 def test_hit_refuses_an_asyncio_client(redis_server: RedisServer) -> None:
     async def call_hit() -> None:
         async with redis_server.async_client() as client:
-            RedisRateLimiter(client, per_user=RateLimit(1, 1)).hit("alice", "ic_1")
+            RedisRateLimiter(client, per_user=RateLimit(1, 1)).hit_user("alice")
 
-    with pytest.raises(ConfigurationError, match=r"await RedisRateLimiter\.ahit"):
+    with pytest.raises(ConfigurationError, match=r"await RedisRateLimiter\.ahit_user"):
         asyncio.run(call_hit())
 
 
 def test_ahit_refuses_a_blocking_client(redis_client: redis.Redis) -> None:
     limiter = RedisRateLimiter(redis_client, per_user=RateLimit(1, 1))
 
-    with pytest.raises(ConfigurationError, match=r"call RedisRateLimiter\.hit"):
-        asyncio.run(limiter.ahit("alice", "ic_1"))
+    with pytest.raises(ConfigurationError, match=r"call RedisRateLimiter\.hit_card"):
+        asyncio.run(limiter.ahit_card("ic_1"))
 
 
 # Redis down
@@ -386,11 +500,11 @@ def test_ahit_refuses_a_blocking_client(redis_client: redis.Redis) -> None:
 def test_a_stopped_redis_fails_closed(redis_to_stop: RedisServer) -> None:
     with redis_to_stop.client() as client:
         limiter = RedisRateLimiter(client, per_user=RateLimit(5, 60))
-        limiter.hit("alice", "ic_1")
+        limiter.hit_user("alice")
         redis_to_stop.stop()
 
         with pytest.raises(ServiceUnavailableError) as raised:
-            limiter.hit("alice", "ic_1")
+            limiter.hit_user("alice")
 
     assert (503, "service_unavailable") == (raised.value.status, raised.value.code)
 
@@ -399,9 +513,9 @@ def test_a_stopped_redis_fails_closed_for_ahit(redis_to_stop: RedisServer) -> No
     async def after_stopping() -> float | None:
         async with redis_to_stop.async_client() as client:
             limiter = RedisRateLimiter(client, per_user=RateLimit(5, 60))
-            await limiter.ahit("alice", "ic_1")
+            await limiter.ahit_user("alice")
             redis_to_stop.stop()
-            return await limiter.ahit("alice", "ic_1")
+            return await limiter.ahit_user("alice")
 
     with pytest.raises(ServiceUnavailableError):
         asyncio.run(after_stopping())
@@ -415,7 +529,7 @@ def test_a_stopped_redis_is_named_as_the_rate_limiters(
         redis_to_stop.stop()
 
         with pytest.raises(ServiceUnavailableError) as raised:
-            limiter.hit("alice", "ic_1")
+            limiter.hit_user("alice")
 
     assert "the rate limiter's Redis failed" == str(raised.value).partition(": ")[0]
 
@@ -427,7 +541,7 @@ def test_a_stopped_redis_is_named_as_the_rate_limiters_for_ahit(
         async with redis_to_stop.async_client() as client:
             limiter = RedisRateLimiter(client, per_user=RateLimit(5, 60))
             redis_to_stop.stop()
-            return await limiter.ahit("alice", "ic_1")
+            return await limiter.ahit_user("alice")
 
     with pytest.raises(ServiceUnavailableError) as raised:
         asyncio.run(after_stopping())
@@ -435,15 +549,25 @@ def test_a_stopped_redis_is_named_as_the_rate_limiters_for_ahit(
     assert "the rate limiter's Redis failed" == str(raised.value).partition(": ")[0]
 
 
+def test_a_budget_not_configured_asks_redis_nothing(
+    redis_to_stop: RedisServer,
+) -> None:
+    with redis_to_stop.client() as client:
+        limiter = RedisRateLimiter(client, per_user=RateLimit(5, 60))
+        redis_to_stop.stop()
+
+        assert None is limiter.hit_card("ic_1")
+
+
 def test_fail_open_allows_and_warns_when_redis_is_down(
     redis_to_stop: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     with redis_to_stop.client() as client:
         limiter = RedisRateLimiter(client, per_user=RateLimit(1, 60), fail_open=True)
-        limiter.hit("alice", "ic_1")
+        limiter.hit_user("alice")
         redis_to_stop.stop()
 
-        outcome = limiter.hit("alice", "ic_1")
+        outcome = limiter.hit_user("alice")
 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert None is outcome
@@ -457,9 +581,9 @@ def test_fail_open_allows_ahit_when_redis_is_down(redis_to_stop: RedisServer) ->
             limiter = RedisRateLimiter(
                 client, per_user=RateLimit(1, 60), fail_open=True
             )
-            await limiter.ahit("alice", "ic_1")
+            await limiter.ahit_user("alice")
             redis_to_stop.stop()
-            return await limiter.ahit("alice", "ic_1")
+            return await limiter.ahit_user("alice")
 
     assert None is asyncio.run(after_stopping())
 
@@ -483,7 +607,7 @@ def test_threads_together_never_exceed_the_limit(
 
     def hammer() -> None:
         start.wait()
-        count = sum(limiter.hit("alice", "ic_1") is None for _ in range(100))
+        count = sum(limiter.hit_user("alice") is None for _ in range(100))
         allowed_counts.append(count)
 
     threads = [threading.Thread(target=hammer) for _ in range(8)]
@@ -514,12 +638,12 @@ HAMMER = textwrap.dedent(
         start_together(client)
         if flavour == "sync":
             limiter = RedisRateLimiter(client, per_user=rate, prefix="hammer:")
-            allowed = sum(limiter.hit("alice", "ic_1") is None for _ in range(attempts))
+            allowed = sum(limiter.hit_user("alice") is None for _ in range(attempts))
 
     async def hammer():
         async with redis.asyncio.Redis(port=int(port)) as client:
             limiter = RedisRateLimiter(client, per_user=rate, prefix="hammer:")
-            return sum([await limiter.ahit("alice", "ic_1") is None
+            return sum([await limiter.ahit_user("alice") is None
                         for _ in range(attempts)])
 
     if flavour == "async":

@@ -5,6 +5,7 @@ Also the tests of the suite-wide check in the root conftest.
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -13,10 +14,20 @@ import pytest
 import stripe
 from pytest_httpserver import HTTPServer
 
-from issuing_elements import EphemeralKeyIssuer, HttpResponse, IssuedKey
+from issuing_elements import (
+    AccountSessionGrant,
+    EphemeralKeyIssuer,
+    HttpResponse,
+    IssuedKey,
+    IssuingCardComponent,
+)
 from issuing_elements._redact import redact
 from issuing_elements.testing import FakeStripe
 from stripe_wire import CARD, KEY_SECRET, NONCE, key_object
+
+# An Account Session's client secret in each of Stripe's two shapes, fake.
+BARE_SESSION_SECRET = "_FakeBareSessionSecret0aBcDeFgHiJkLmNoPqRsTuVwXy"
+ACCS_SESSION_SECRET = "accs_secret__FakeAccsSessionSecret0aBcDeFgHiJkLmNo"
 
 
 def test_the_suite_wide_detector_finds_a_secret(
@@ -27,6 +38,8 @@ def test_the_suite_wide_detector_finds_a_secret(
         "sk_live_abcd1234",
         "rk_test_ab-cd_12",
         "[REDACTED]_00FakeTail01",
+        ACCS_SESSION_SECRET,
+        BARE_SESSION_SECRET,
         "whsec_fakeEndpointSecret",
     ] == find_secrets(
         [
@@ -34,6 +47,10 @@ def test_the_suite_wide_detector_finds_a_secret(
             "key sk_live_abcd1234 here",
             "secret_rk_test_ab-cd_12",
             '"ek_test_[REDACTED]", "ek_test_[REDACTED]_00FakeTail01"',
+            f"Invalid response body: {ACCS_SESSION_SECRET} (HTTP 200)",
+            f"{BARE_SESSION_SECRET} cut",
+            # The library's masks, and ids, are no secrets.
+            "accs_secret__[REDACTED] _[REDACTED] acct_1FakeConnected ic_1FakeCard",
             "secrets=whsec_fakeEndpointSecret, whsec_[REDACTED]",
         ]
     )
@@ -57,6 +74,51 @@ def test_the_suite_wide_detector_finds_a_secret(
     ],
 )
 def test_redact(text: str, expected: str) -> None:
+    assert expected == redact(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # By shape, wherever it stands: a body that is not JSON, a message.
+        (
+            f"Invalid response body from API: {BARE_SESSION_SECRET} (HTTP 200)",
+            "Invalid response body from API: _[REDACTED] (HTTP 200)",
+        ),
+        (f"body={BARE_SESSION_SECRET}", "body=_[REDACTED]"),
+        (f"{ACCS_SESSION_SECRET}, next", "accs_secret__[REDACTED], next"),
+        (f"x{ACCS_SESSION_SECRET}", "xaccs_secret__[REDACTED]"),
+        (
+            ACCS_SESSION_SECRET.upper(),
+            "ACCS_SECRET__[REDACTED]",
+        ),
+        # By where it stands, whatever its shape, in any case of the name.
+        ('{"client_secret": "short1"}', '{"client_secret": "[REDACTED]"}'),
+        ('{"clientSecret":"short1"}', '{"clientSecret":"[REDACTED]"}'),
+        ('{"CLIENT_SECRET": "short1"}', '{"CLIENT_SECRET": "[REDACTED]"}'),
+        ("{'client_secret': 'short1'}", "{'client_secret': '[REDACTED]'}"),
+        (
+            '{\\"client_secret\\": \\"short1\\"}',
+            '{\\"client_secret\\": \\"[REDACTED]\\"}',
+        ),
+        (
+            "client_secret=short1&account=acct_1",
+            "client_secret=[REDACTED]&account=acct_1",
+        ),
+        ("clientSecret=short1 next=1", "clientSecret=[REDACTED] next=1"),
+        ("Client_Secret=short1", "Client_Secret=[REDACTED]"),
+        # Ids and short underscored words are no secrets.
+        (
+            "acct_1FakeConnected ic_1FakeCard _short __init__ req_1Fake",
+            "acct_1FakeConnected ic_1FakeCard _short __init__ req_1Fake",
+        ),
+        (
+            "issuing-elements-0123456789abcdef0123456789abcdef",
+            "issuing-elements-0123456789abcdef0123456789abcdef",
+        ),
+    ],
+)
+def test_redact_masks_a_session_secret(text: str, expected: str) -> None:
     assert expected == redact(text)
 
 
@@ -244,3 +306,43 @@ def test_a_record_that_cannot_be_printed_is_logged_not_raised(
     logging.getLogger("stripe").warning(message, *args)
 
     assert [expected] == [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("secret", [BARE_SESSION_SECRET, ACCS_SESSION_SECRET])
+@pytest.mark.parametrize("door", ["key", "session"])
+def test_a_200_body_that_is_not_json_is_never_logged(
+    httpserver: HTTPServer,
+    stripe_client: stripe.StripeClient,
+    caplog: pytest.LogCaptureFixture,
+    door: str,
+    secret: str,
+) -> None:
+    # Cut short after the secret: whatever its shape, the text stays out.
+    body = f'{{"client": "{secret}", "note": "proxy page", "x'
+    path = "/v1/ephemeral_keys" if door == "key" else "/v1/account_sessions"
+    httpserver.expect_request(path).respond_with_data(body, content_type="text/plain")
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        stripe_client,
+        lambda _user, _request: True,
+        api_version="2025-01-27.acacia",
+        max_network_retries=0,
+        account_sessions=lambda _user, _request: AccountSessionGrant(
+            "acct_1FakeConnected", (IssuingCardComponent(card_management=True),)
+        ),
+    )
+    json_body = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
+
+    answer = (
+        issuer.handle("alice", body=json_body, content_type="application/json")
+        if door == "key"
+        else issuer.handle_account_session("alice", body=b"", content_type=None)
+    )
+
+    ours = [
+        r.getMessage() for r in caplog.records if r.name.startswith("issuing_elements")
+    ]
+    assert (500, [], True) == (
+        answer.status,
+        [m for m in ours if secret[-12:] in m or "proxy page" in m],
+        any(f"{len(body)} bytes of text/plain" in m for m in ours),
+    )

@@ -35,8 +35,9 @@ from socket_stand_ins import SilentServer
 from stripe_wire import API_KEY, CARD, NONCE, key_object, owner_of
 
 DEADLINE = 1.0
-# Generous: the bound is the deadline, not the fault's; CI machines are slow.
-MARGIN = 2.0
+# The bound is the deadline, not the fault's (HOLD, or forever): a margin
+# that holds on a machine at load 8 on 2 cores, and half of HOLD.
+MARGIN = 15.0
 # The longest any handler holds a request: the fault's own duration.
 HOLD = 30.0
 HUNG = 70
@@ -134,16 +135,19 @@ def could_not_revoke(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+def revoked_log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("Revoked")
+    ]
+
+
 def test_after_70_hung_calls_the_next_request_succeeds_within_a_deadline(
     threaded_server: HTTPServer,
     hanging: HangingStripe,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    issuer = EphemeralKeyIssuer(
-        long_timeout_client(threaded_server.url_for("").rstrip("/")),
-        owner_of({CARD: Grant()}),
-        deadline=DEADLINE,
-    )
+    client = long_timeout_client(threaded_server.url_for("").rstrip("/"))
+    issuer = EphemeralKeyIssuer(client, owner_of({CARD: Grant()}), deadline=DEADLINE)
     answers: list[int] = []
     callers = [
         threading.Thread(target=lambda: answers.append(handle(issuer).status))
@@ -155,20 +159,19 @@ def test_after_70_hung_calls_the_next_request_succeeds_within_a_deadline(
         caller.join(HOLD)
     hung = hanging.wait_for(hanging.issued, HUNG)
     hanging.recovered.set()  # new calls are answered; the hung ones still hang
-    started = time.monotonic()
+    # The same client and the same workers, with a deadline a loaded machine
+    # meets: a call queued behind the hung ones would still be 503 at its end,
+    # since they hang until after it.
+    patient = EphemeralKeyIssuer(
+        client, owner_of({CARD: Grant()}), deadline=DEADLINE + MARGIN
+    )
 
-    response = handle(issuer)
+    response = handle(patient)
 
-    elapsed = time.monotonic() - started
     hanging.released.set()  # the hung calls answer now, late: their keys are revoked
     hanging.wait_for(hanging.revoked, HUNG)
     handed_out = set(hanging.issued) - set(hanging.revoked)
-    assert (HUNG, [503] * HUNG, 200, True) == (
-        hung,
-        answers,
-        response.status,
-        elapsed < DEADLINE + MARGIN,
-    )
+    assert (HUNG, [503] * HUNG, 200) == (hung, answers, response.status)
     assert ([json.loads(response.body)["ephemeralKeySecret"]], []) == (
         [key_object()["secret"]] * len(handed_out),
         could_not_revoke(caplog),
@@ -194,10 +197,11 @@ def test_a_late_revocation_is_not_bound_by_the_deadline(
         stand_in.wait_for(stand_in.revoked, 1)
     finally:
         stand_in.released.set()
-    time.sleep(0.1)  # the revocation's log line follows the DELETE's answer
-    revoked_lines = [
-        r.getMessage() for r in caplog.records if r.getMessage().startswith("Revoked")
-    ]
+    # The revocation's log line follows the DELETE's answer.
+    end = time.monotonic() + HOLD
+    while not revoked_log_lines(caplog) and time.monotonic() < end:
+        time.sleep(0.02)
+    revoked_lines = revoked_log_lines(caplog)
     assert (503, ["ephkey_hang000"], [], 1) == (
         response.status,
         stand_in.revoked,
@@ -225,13 +229,15 @@ def test_past_the_thread_cap_a_call_is_refused_at_once(
     started = time.monotonic()
     try:
         with pytest.raises(StripeUnavailableError) as refused:
-            call_within(DEADLINE, lambda: "never called")
+            # Waiting for a worker would take all of HOLD: at once is far less.
+            call_within(HOLD, lambda: "never called")
     finally:
         release.set()
     elapsed = time.monotonic() - started
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert (True, 1, True) == (
-        elapsed < DEADLINE / 2,
+    # Retry-After: the seconds the call was given, as for one that timed out.
+    assert (True, int(HOLD), True) == (
+        elapsed < HOLD / 2,
         refused.value.retry_after,
         any("2 worker threads are busy" in line for line in lines),
     )
@@ -394,7 +400,7 @@ def test_inline_async_a_key_issued_after_the_caller_went_away_is_revoked(
                 issuer.aissue("alice", card_id=CARD, nonce=NONCE), 0.3
             )
         hanging.released.set()
-        end = time.monotonic() + 5
+        end = time.monotonic() + HOLD
         while _late_tasks and time.monotonic() < end:  # noqa: ASYNC110 - a set of tasks, no event
             await asyncio.sleep(0.02)
         await http.close_async()  # type: ignore[no-untyped-call]  # untyped

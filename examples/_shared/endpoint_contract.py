@@ -23,11 +23,13 @@ from _shared.testing import (
     CAROL,
     CAROL_ACCOUNT,
     CAROL_CARD,
+    ENVIRON_NAMES,
     NONCE,
     PAGE_ELEMENTS,
     Answer,
     StripeStandIn,
     bearer,
+    spoofing_headers,
 )
 
 if TYPE_CHECKING:
@@ -237,6 +239,24 @@ class EndpointContract:
         )
         assert [] == stripe_stand_in.requests
 
+    def test_no_header_name_turns_the_origin_check_off(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        statuses = {
+            name: call(
+                "POST",
+                "/ephemeral-keys",
+                headers=spoofing_headers(ALICE, name),
+                json={"card_id": ALICE_CARD, "nonce": NONCE},
+            ).status
+            for name in ENVIRON_NAMES
+        }
+
+        assert (dict.fromkeys(ENVIRON_NAMES, 403), []) == (
+            statuses,
+            stripe_stand_in.requests,
+        )
+
     def test_page_is_sent_with_a_content_security_policy(
         self, call: Callable[..., Answer]
     ) -> None:
@@ -316,5 +336,23 @@ class MobileContract:
 
         assert ([404, 400, 401], []) == (
             [not_yours.status, bad_version.status, nobody.status],
+            stripe_stand_in.requests,
+        )
+
+    def test_no_header_name_turns_the_mobile_origin_check_off(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        statuses = {
+            name: call(
+                "POST",
+                "/mobile/ephemeral-keys",
+                headers=spoofing_headers(ALICE, name),
+                json={"card_id": ALICE_CARD, "api_version": "2024-06-20"},
+            ).status
+            for name in ENVIRON_NAMES
+        }
+
+        assert (dict.fromkeys(ENVIRON_NAMES, 403), []) == (
+            statuses,
             stripe_stand_in.requests,
         )

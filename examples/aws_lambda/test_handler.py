@@ -24,10 +24,12 @@ from _shared.testing import (
     CAROL,
     CAROL_ACCOUNT,
     CAROL_CARD,
+    ENVIRON_NAMES,
     NONCE,
     WEBHOOK_SECRET,
     StripeStandIn,
     load_example,
+    spoofing_headers,
 )
 
 if TYPE_CHECKING:
@@ -205,6 +207,29 @@ def test_page_is_served(handle: Any, shape: str) -> None:
 
     assert 200 == answer["statusCode"]
     assert answer["headers"]["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_no_header_name_turns_the_origin_check_off(
+    handle: Any, stripe_stand_in: StripeStandIn, shape: str
+) -> None:
+    statuses = {
+        name: handle(
+            event(
+                shape,
+                headers={
+                    **spoofing_headers(ALICE, name),
+                    "Content-Type": "application/json",
+                },
+            )
+        )["statusCode"]
+        for name in ENVIRON_NAMES
+    }
+
+    assert (dict.fromkeys(ENVIRON_NAMES, 403), []) == (
+        statuses,
+        stripe_stand_in.requests,
+    )
 
 
 def test_rest_api_headers_match_in_any_case(

@@ -24,6 +24,7 @@ from _shared.testing import (
     CAROL,
     CAROL_ACCOUNT,
     CAROL_CARD,
+    ENVIRON_NAMES,
     ERIN,
     ERIN_CARD,
     EXAMPLES,
@@ -35,6 +36,7 @@ from _shared.testing import (
     environment_for,
     load_example,
     running,
+    spoofing_headers,
 )
 from issuing_elements._flows.keys import CLOCK_MARGIN
 from issuing_elements.testing import free_port
@@ -137,6 +139,24 @@ class TestFlaskAdminPage:
         answer = call("POST", "/account-sessions", headers=headers, json=body)
 
         assert (status, []) == (answer.status, stripe_stand_in.requests)
+
+    def test_no_header_name_turns_the_origin_check_off(
+        self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn
+    ) -> None:
+        statuses = {
+            name: call(
+                "POST",
+                "/account-sessions",
+                headers=spoofing_headers(DANA, name),
+                json={},
+            ).status
+            for name in ENVIRON_NAMES
+        }
+
+        assert (dict.fromkeys(ENVIRON_NAMES, 403), []) == (
+            statuses,
+            stripe_stand_in.requests,
+        )
 
     def test_the_admin_sees_the_accounts_cards_through_connect_js_payload(
         self, call: Callable[..., Answer], stripe_stand_in: StripeStandIn

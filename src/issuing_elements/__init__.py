@@ -23,6 +23,7 @@ from ._components import (
 from ._csp import ContentSecurityPolicy, content_security_policy
 from ._issuer import EphemeralKeyIssuer
 from ._records import Grant, HttpResponse, IssuedKey, KeyRequest
+from ._request import environ_headers
 from .exceptions import IssuingElementsError
 
 # Type checkers see every name eagerly; at run time some load on first use.
@@ -86,6 +87,7 @@ __all__ = [
     "Verdict",
     "client_config",
     "content_security_policy",
+    "environ_headers",
     "log_audit_event",
 ]
 

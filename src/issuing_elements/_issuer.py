@@ -49,8 +49,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
 
     Args:
         stripe_client: A ``stripe.StripeClient`` holding a secret (``sk_``) or
-            restricted (``rk_``) key, and no ``stripe_account`` of its own
-            (the account comes from each [`Grant`][issuing_elements.Grant]). It is
+            restricted (``rk_``) key, and no ``stripe_account`` or
+            ``stripe_context`` of its own (the account comes from each
+            [`Grant`][issuing_elements.Grant]). It is
             never mutated. For the async methods, one client per event loop.
         authorizer: ``authorizer(user, request)`` decides whether *user* may
             see ``request.card_id``: a [`Grant`][issuing_elements.Grant] (which may
@@ -63,10 +64,16 @@ class EphemeralKeyIssuer(Generic[UserT]):
         max_network_retries: Retries Stripe calls on network errors, 409
             and 5xx, reusing one idempotency key.
         max_body_bytes: Request bodies larger than this are refused (413).
-        deadline: The most seconds one call to Stripe may take, all retries
-            together, whatever the HTTP client's timeout; then the answer is
-            503 ``stripe_unavailable``. A key that Stripe issues after the
-            deadline is revoked.
+        deadline: Seconds. The deadline bounds the whole request: the rate
+            limiter, Stripe (all retries together) and the key ledger share
+            it, whatever their clients' own timeouts, and past it the answer
+            is 503. That is ``stripe_unavailable`` for Stripe and
+            ``service_unavailable`` for a store, with ``Retry-After``. Your
+            authorizer and audit sink are not cut short, but the
+            authorizer's time counts against what is left. A key that
+            Stripe issues after the deadline is revoked. ``revoke``,
+            ``revoke_user`` and ``revoke_card`` give each call to Stripe or
+            the key ledger a deadline of its own.
         refresh_margin: Opt in to ``refreshIn`` in the 200 body: the seconds
             after which the page should fetch a new key, *refresh_margin*
             (1 to 600) before the key expires, counted on the server's
@@ -82,9 +89,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
             [`AuditEvent`][issuing_elements.AuditEvent] per decision.
             Defaults to JSON lines on the ``issuing_elements.audit`` logger.
             If it raises, the decision fails closed (500).
-        rate_limiter: Counts every authenticated, well-formed request per
-            user and per card before the authorizer runs; over the limit
-            the answer is 429 ``rate_limited``.
+        rate_limiter: Counts every authenticated, well-formed request
+            against its user's budget before the authorizer runs, and a
+            request the authorizer allowed against its card's budget; over
+            either limit the answer is 429 ``rate_limited``.
         key_ledger: Remembers the live keys per user and per card, so that
             [`revoke_user`][issuing_elements.EphemeralKeyIssuer.revoke_user]
             and [`revoke_card`][issuing_elements.EphemeralKeyIssuer.revoke_card]
@@ -151,6 +159,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 "audit must be a callable sink; every decision is audited."
             )
         check_session_authorizer(account_sessions)
+        _check_rate_limiter(rate_limiter)
         secrets = check_webhook_secrets(webhook_secrets)
         if secrets is not None and key_ledger is None:
             raise ConfigurationError(
@@ -210,7 +219,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
 
     @property
     def deadline(self) -> float:
-        """The most seconds one call to Stripe may take, retries included."""
+        """The seconds that bound the whole request (limiter, Stripe, ledger)."""
         return self._settings.deadline
 
     def handle(
@@ -494,6 +503,13 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> AccountSession:
         """Same as `create_account_session`, but async."""
         return await arun(account_sessions.create(self._settings, user, account))
+
+
+def _check_rate_limiter(rate_limiter: object) -> None:
+    if rate_limiter is not None:
+        from ._rate_limit import check_rate_limiter  # noqa: PLC0415 - with a limiter only
+
+        check_rate_limiter(rate_limiter)
 
 
 def _in_process(store: object) -> bool:

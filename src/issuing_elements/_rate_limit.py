@@ -1,12 +1,18 @@
 """Rate limits per user and per card: one protocol, in memory or in Redis.
 
-Both implementations keep the same exact *sliding log*: for each user and
-each card, the times of its last ``limit`` allowed requests. A request is
-allowed when fewer than ``limit`` of those fall within the last
-``window_seconds``; it is then recorded in both logs at once. A refused
-request records nothing, in either log: it consumed no key, so a client that
-waits the returned seconds is served, and the limit means exactly "at most
-``limit`` keys per window", never more, at no window boundary.
+Two budgets, spent at two moments. The issuer spends the *user's* budget on
+every authenticated, well-formed request, before the authorizer runs, so
+that a script walking through card ids is slowed whether or not the cards
+are its own. It spends the *card's* budget only on a request the authorizer
+allowed: a user who may not see a card cannot spend that card's budget, so
+nobody can lock a card they do not hold by asking for it.
+
+Both implementations keep the same exact *sliding log* per user and per
+card: the times of its last ``limit`` counted requests. A request is counted
+when fewer than ``limit`` of those fall within the last ``window_seconds``;
+a refused request is not recorded in the log that refused it, so a client
+that waits the returned seconds is served, and each limit means exactly "at
+most ``limit`` in any window", never more, at no window boundary.
 
 Why a sliding log rather than a fixed window or a sliding-window counter: a
 fixed window lets ``2 * limit`` requests through around each boundary, and a
@@ -74,28 +80,62 @@ class RateLimit:
 
 
 class RateLimiter(Protocol):
-    """Counts requests per user and per card, and says when to refuse one.
+    """Counts requests against a budget per user and one per card.
 
-    `MemoryRateLimiter` serves one process; `RedisRateLimiter` a fleet.
+    The issuer calls `hit_user` for every authenticated, well-formed request
+    before its authorizer runs, and `hit_card` only once the authorizer has
+    allowed the request (for an Account Session, the account it names takes
+    the card's place). `MemoryRateLimiter` serves one process;
+    `RedisRateLimiter` a fleet. An application's own limiter implements the
+    four methods below; the issuer refuses, at construction, one that has
+    only the ``hit(user_id, card_id)``/``ahit`` of earlier versions.
+
+    Each method returns ``None`` when the request is allowed (and counted),
+    else the seconds (greater than 0) until a slot frees: the
+    ``Retry-After``, rounded up by the issuer. A limiter whose store fails
+    raises `ServiceUnavailableError` (503), or allows the request when it has
+    a ``fail_open`` attribute that is ``True``.
     """
 
-    def hit(self, user_id: str, card_id: str) -> float | None:
-        """Count one request by *user_id* for *card_id*, if both limits allow it.
-
-        Every call is checked against the user's limit and the card's limit
-        together: one request counts for both, or, when either limit
-        refuses it, for neither.
-
-        Returns:
-            ``None`` when the request is allowed (and counted), else the
-            seconds (greater than 0) until a slot frees: the ``Retry-After``,
-            rounded up by the issuer.
-        """
+    def hit_user(self, user_id: str) -> float | None:
+        """Count one request by *user_id*, if the user's limit allows it."""
         ...
 
-    async def ahit(self, user_id: str, card_id: str) -> float | None:
-        """Same as `hit`, but awaitable."""
+    async def ahit_user(self, user_id: str) -> float | None:
+        """Same as `hit_user`, but awaitable."""
         ...
+
+    def hit_card(self, card_id: str) -> float | None:
+        """Count one allowed request for *card_id*, if the card's limit allows it."""
+        ...
+
+    async def ahit_card(self, card_id: str) -> float | None:
+        """Same as `hit_card`, but awaitable."""
+        ...
+
+
+_METHODS = ("hit_user", "ahit_user", "hit_card", "ahit_card")
+
+
+def check_rate_limiter(limiter: object) -> None:
+    """Refuse a *limiter* that lacks one of the `RateLimiter` methods.
+
+    Raises:
+        ConfigurationError: A method is missing; the message names it.
+    """
+    missing = [name for name in _METHODS if not callable(getattr(limiter, name, None))]
+    if not missing:
+        return
+    earlier = (
+        " It has the hit(user_id, card_id) of earlier versions, which counted "
+        "the card before the authorizer decided: split it in two."
+        if callable(getattr(limiter, "hit", None))
+        else ""
+    )
+    raise ConfigurationError(
+        f"rate_limiter must implement {', '.join(_METHODS)} (the RateLimiter "
+        f"protocol); {type(limiter).__name__} lacks {', '.join(missing)}.{earlier}"
+    )
 
 
 def _check_limits(per_user: object, per_card: object) -> None:
@@ -112,12 +152,13 @@ def _check_limits(per_user: object, per_card: object) -> None:
 
 
 class _Logs:
-    """The sliding logs of one limit (users or cards), evicting as time passes.
+    """The sliding logs of one budget (users or cards), evicting as time passes.
 
     ``logs`` is ordered by each key's newest timestamp, oldest first (a key
     moves to the end when a request is recorded), so the keys whose window
     has passed entirely are always at the front and leave in amortized
-    constant time.
+    constant time. A key whose window has not passed is never dropped: a
+    full table refuses a new key instead (see `MemoryRateLimiter`).
     """
 
     def __init__(self, rate: RateLimit, max_keys: int) -> None:
@@ -141,13 +182,21 @@ class _Logs:
         left = times[0] + window - now
         return left if left > 0 else None
 
+    def room_in(self, key: str, now: float) -> float | None:
+        """``None`` when *key* can be recorded, else the seconds until a key leaves.
+
+        Call after `wait`, which evicted every passed window.
+        """
+        logs = self.logs
+        if key in logs or len(logs) < self.max_keys:
+            return None
+        return next(iter(logs.values()))[-1] + self.window - now
+
     def record(self, key: str, now: float) -> None:
         logs = self.logs
         times = logs.pop(key, None)
         if times is None:
             logs[key] = [now]
-            if len(logs) > self.max_keys:
-                logs.popitem(last=False)
             return
         times.append(now)
         if len(times) > self.limit:
@@ -161,21 +210,22 @@ class MemoryRateLimiter:
     Each user and each card has a sliding log of at most ``limit``
     timestamps (see `RateLimit`). A key leaves the table as soon as its
     whole window has passed, so the table holds only the keys seen within
-    the last window. Only allowed requests create entries, so a user's
-    requests add at most one entry per slot of its own limit.
+    the last window. Only counted requests create entries: a user's own
+    requests add at most one entry to the user table, and a card enters the
+    card table only through a request the authorizer allowed.
 
-    Should more than *max_keys* users (or cards) be active within one window,
-    the one least recently allowed is forgotten to make room: that key
-    starts again with a full allowance. Refusing newcomers instead would let
-    whoever can make that many accounts lock everyone else out. Memory is
-    therefore at most about ``max_keys * (260 + 40 * limit)`` bytes per
+    A table never forgets a key whose window has not passed, since that
+    would hand its budget back in full. Should *max_keys* users (or cards)
+    be active within one window, a request from a new one is refused with
+    `ServiceUnavailableError` (503) and one ERROR line, until a window
+    passes; with *fail_open*, it is allowed uncounted, with a warning.
+    Memory is at most about ``max_keys * (260 + 40 * limit)`` bytes per
     table, the ids included: 64 MB measured for the default 100,000 keys
-    each holding 10 timestamps, 30 MB for a million users making one request
-    each within one window, 0.3 MB for a million users at a thousand a
+    each holding 10 timestamps, 0.3 MB for a million users at a thousand a
     second with a one-second window (``benchmarks/rate_limiter_memory.py``).
 
-    One lock guards both tables; nothing awaits while holding it, so
-    `ahit` is safe on an event loop and across threads.
+    One lock guards both tables; nothing awaits while holding it, so the
+    async methods are safe on an event loop and across threads.
 
     Args:
         per_user: The limit per user id, or ``None`` for none.
@@ -184,6 +234,9 @@ class MemoryRateLimiter:
         clock: Seconds on a monotonic clock; tests pass a fake one.
         max_keys: How many users (and, separately, cards) the table holds
             at most.
+        fail_open: When a table is full, allow a new user's (or card's)
+            request uncounted, with a warning, instead of refusing it
+            (503). Off by default.
 
     Raises:
         ConfigurationError: Neither limit is given, or *max_keys* < 1.
@@ -196,6 +249,7 @@ class MemoryRateLimiter:
         per_card: RateLimit | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = 100_000,
+        fail_open: bool = False,
     ) -> None:
         _check_limits(per_user, per_card)
         given: object = max_keys
@@ -203,6 +257,8 @@ class MemoryRateLimiter:
             raise ConfigurationError(f"max_keys must be an int >= 1, not {given!r}")
         self.per_user = per_user
         self.per_card = per_card
+        self.max_keys = max_keys
+        self.fail_open = fail_open
         self._clock = clock
         self._lock = threading.Lock()
         self._users = None if per_user is None else _Logs(per_user, max_keys)
@@ -213,25 +269,71 @@ class MemoryRateLimiter:
             f"MemoryRateLimiter(per_user={self.per_user!r}, per_card={self.per_card!r})"
         )
 
-    def hit(self, user_id: str, card_id: str) -> float | None:
-        """See `RateLimiter.hit`."""
-        users, cards = self._users, self._cards
+    def hit_user(self, user_id: str) -> float | None:
+        """See `RateLimiter.hit_user`.
+
+        Raises:
+            ServiceUnavailableError: The user table is full, and *fail_open*
+                is off.
+        """
+        return self._hit(self._users, user_id, "user")
+
+    async def ahit_user(self, user_id: str) -> float | None:
+        """Same as `hit_user`, but awaitable (it never waits: the table is local)."""
+        return self.hit_user(user_id)
+
+    def hit_card(self, card_id: str) -> float | None:
+        """See `RateLimiter.hit_card`.
+
+        Raises:
+            ServiceUnavailableError: The card table is full, and *fail_open*
+                is off.
+        """
+        return self._hit(self._cards, card_id, "card")
+
+    async def ahit_card(self, card_id: str) -> float | None:
+        """Same as `hit_card`, but awaitable (it never waits: the table is local)."""
+        return self.hit_card(card_id)
+
+    def _hit(self, logs: _Logs | None, key: str, kind: str) -> float | None:
+        if logs is None:
+            return None
         with self._lock:
             # Read inside the lock, so that every log stays in time order.
             now = self._clock()
-            user_wait = None if users is None else users.wait(user_id, now)
-            card_wait = None if cards is None else cards.wait(card_id, now)
-            if user_wait is not None or card_wait is not None:
-                return max(user_wait or 0.0, card_wait or 0.0)
-            if users is not None:
-                users.record(user_id, now)
-            if cards is not None:
-                cards.record(card_id, now)
+            wait = logs.wait(key, now)
+            if wait is not None:
+                return wait
+            frees_in = logs.room_in(key, now)
+            if frees_in is None:
+                logs.record(key, now)
+                return None
+        self._full(kind, frees_in)
         return None
 
-    async def ahit(self, user_id: str, card_id: str) -> float | None:
-        """Same as `hit`, but awaitable (it never waits: the table is local)."""
-        return self.hit(user_id, card_id)
+    def _full(self, kind: str, frees_in: float) -> None:
+        if self.fail_open:
+            logger.warning(
+                "The memory rate limiter holds max_keys=%d %ss, each within its "
+                "window; allowing a new %s's request uncounted (fail_open=True).",
+                self.max_keys,
+                kind,
+                kind,
+            )
+            return
+        logger.error(
+            "The memory rate limiter holds max_keys=%d %ss, each within its "
+            "window, and forgets none to make room: refusing a new %s's request "
+            "(503) for %.3g s. Raise max_keys, or share the limits in Redis "
+            "(RedisRateLimiter).",
+            self.max_keys,
+            kind,
+            kind,
+            frees_in,
+        )
+        raise ServiceUnavailableError(
+            "The rate limiter is full.", retry_after=math.ceil(frees_in)
+        )
 
     def _sizes(self) -> tuple[int, int]:
         """How many users and cards the tables hold now (for tests and benchmarks)."""
@@ -242,34 +344,25 @@ class MemoryRateLimiter:
             )
 
 
-# KEYS: one sliding log (a Redis list of microsecond timestamps, oldest
-# first) per configured limit. ARGV: limit and window in microseconds for each.
-# Returns 0 when allowed (and recorded in every log), else the microseconds
+# KEYS[1]: one sliding log, a user's or a card's (a Redis list of
+# microsecond timestamps, oldest first). ARGV: its limit and its window in
+# microseconds. Returns 0 when allowed (and recorded), else the microseconds
 # until a slot frees. TIME is the server's, so the fleet's clocks do not
 # matter; redis.replicate_commands makes that legal before Redis 5.
 _HIT = """
 if redis.replicate_commands then redis.replicate_commands() end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local wait = 0
-for i = 1, #KEYS do
-  local limit = tonumber(ARGV[2 * i - 1])
-  local window = tonumber(ARGV[2 * i])
-  local nth = redis.call('LINDEX', KEYS[i], -limit)
-  if nth then
-    local left = tonumber(nth) + window - now
-    if left > wait then wait = left end
-  end
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local nth = redis.call('LINDEX', KEYS[1], -limit)
+if nth then
+  local left = tonumber(nth) + window - now
+  if left > 0 then return left end
 end
-if wait > 0 then return wait end
-local stamp = string.format('%.0f', now)
-for i = 1, #KEYS do
-  local limit = tonumber(ARGV[2 * i - 1])
-  local window = tonumber(ARGV[2 * i])
-  redis.call('RPUSH', KEYS[i], stamp)
-  redis.call('LTRIM', KEYS[i], -limit, -1)
-  redis.call('PEXPIRE', KEYS[i], math.ceil(window / 1000))
-end
+redis.call('RPUSH', KEYS[1], string.format('%.0f', now))
+redis.call('LTRIM', KEYS[1], -limit, -1)
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
 return 0
 """
 
@@ -277,9 +370,9 @@ return 0
 class RedisRateLimiter:
     """A `RateLimiter` shared by every process that uses one Redis.
 
-    The check and the record are one Lua script (EVALSHA, loaded again if
-    the server lost it), so concurrent requests from a whole fleet never
-    exceed a limit. It keeps the same exact sliding log as
+    The check and the record of a budget are one Lua script (EVALSHA,
+    loaded again if the server lost it), so concurrent requests from a whole
+    fleet never exceed a limit. It keeps the same exact sliding log as
     `MemoryRateLimiter` (see `RateLimit`), as a Redis list per user and per
     card of at most ``limit`` timestamps from the Redis server's own clock;
     each list expires (PEXPIRE) one window after its last request, so Redis
@@ -287,13 +380,12 @@ class RedisRateLimiter:
 
     Key names are *prefix*, then ``u:`` or ``c:``, then the SHA-256 of the
     user or card id: no id, however crafted, reaches another key, and no
-    user id is written in clear. On Redis Cluster, put a hash tag in the
-    prefix (``"{issuing_elements}:rate:"``) so that a user's and a card's
-    lists share a slot, as one script needs.
+    user id is written in clear. Each script touches one key, so the
+    limiter works on Redis Cluster as it is.
 
-    Use ``hit`` with a ``redis.Redis`` client and ``ahit`` with a
-    ``redis.asyncio.Redis`` one. Give the client a ``socket_timeout`` so
-    that a hung Redis fails fast.
+    Use ``hit_user`` and ``hit_card`` with a ``redis.Redis`` client, and
+    ``ahit_user`` and ``ahit_card`` with a ``redis.asyncio.Redis`` one. Give
+    the client a ``socket_timeout`` so that a hung Redis fails fast.
 
     Args:
         redis_client: A ``redis.Redis`` or ``redis.asyncio.Redis``.
@@ -334,16 +426,40 @@ class RedisRateLimiter:
             f"fail_open={self.fail_open!r})"
         )
 
-    def hit(self, user_id: str, card_id: str) -> float | None:
-        """See `RateLimiter.hit`.
+    def hit_user(self, user_id: str) -> float | None:
+        """See `RateLimiter.hit_user`.
 
         Raises:
             ServiceUnavailableError: Redis failed, and *fail_open* is off.
             ConfigurationError: The client is a ``redis.asyncio`` one.
         """
+        return self._hit("hit_user", "u", user_id, self.per_user)
+
+    async def ahit_user(self, user_id: str) -> float | None:
+        """Same as `hit_user`, but awaits a ``redis.asyncio`` client."""
+        return await self._ahit("hit_user", "u", user_id, self.per_user)
+
+    def hit_card(self, card_id: str) -> float | None:
+        """See `RateLimiter.hit_card`.
+
+        Raises:
+            ServiceUnavailableError: Redis failed, and *fail_open* is off.
+            ConfigurationError: The client is a ``redis.asyncio`` one.
+        """
+        return self._hit("hit_card", "c", card_id, self.per_card)
+
+    async def ahit_card(self, card_id: str) -> float | None:
+        """Same as `hit_card`, but awaits a ``redis.asyncio`` client."""
+        return await self._ahit("hit_card", "c", card_id, self.per_card)
+
+    def _hit(
+        self, method: str, namespace: str, value: str, rate: RateLimit | None
+    ) -> float | None:
         if self._async:
-            raise _redis.wrong_client("RedisRateLimiter", "hit", async_client=True)
-        keys, args = self._arguments(user_id, card_id)
+            raise _redis.wrong_client("RedisRateLimiter", method, async_client=True)
+        if rate is None:
+            return None  # no such limit: nothing to ask Redis
+        keys, args = self._arguments(namespace, value, rate)
         try:
             with _redis.unavailable("the rate limiter"):
                 wait = self._script(keys=keys, args=args)
@@ -352,11 +468,14 @@ class RedisRateLimiter:
             return None
         return _seconds(wait)
 
-    async def ahit(self, user_id: str, card_id: str) -> float | None:
-        """Same as `hit`, but awaits a ``redis.asyncio`` client."""
+    async def _ahit(
+        self, method: str, namespace: str, value: str, rate: RateLimit | None
+    ) -> float | None:
         if not self._async:
-            raise _redis.wrong_client("RedisRateLimiter", "hit", async_client=False)
-        keys, args = self._arguments(user_id, card_id)
+            raise _redis.wrong_client("RedisRateLimiter", method, async_client=False)
+        if rate is None:
+            return None
+        keys, args = self._arguments(namespace, value, rate)
         try:
             with _redis.unavailable("the rate limiter"):
                 wait = await self._script(keys=keys, args=args)
@@ -365,17 +484,11 @@ class RedisRateLimiter:
             return None
         return _seconds(wait)
 
-    def _arguments(self, user_id: str, card_id: str) -> tuple[list[str], list[int]]:
-        keys: list[str] = []
-        args: list[int] = []
-        for namespace, value, rate in (
-            ("u", user_id, self.per_user),
-            ("c", card_id, self.per_card),
-        ):
-            if rate is not None:
-                keys.append(_redis.key_name(self.prefix, namespace, value))
-                args += [rate.limit, max(1, round(rate.window_seconds * 1_000_000))]
-        return keys, args
+    def _arguments(
+        self, namespace: str, value: str, rate: RateLimit
+    ) -> tuple[list[str], list[int]]:
+        key = _redis.key_name(self.prefix, namespace, value)
+        return [key], [rate.limit, max(1, round(rate.window_seconds * 1_000_000))]
 
     def _failed(self, error: ServiceUnavailableError) -> None:
         if not self.fail_open:

@@ -3,9 +3,10 @@
 stripe-python logs whole response bodies at DEBUG on the ``stripe`` logger,
 ephemeral key secrets included. Applications turn DEBUG on; the filter
 installed here masks every secret before any handler sees the record.
-stripe-python can also print those bodies straight to stderr, past every
-logger (``stripe.log = "debug"``, ``STRIPE_LOG=debug``): the issuer refuses
-to work while it would (`check_console_logging`).
+stripe-python can also print straight to stderr, past every logger: those
+bodies (``stripe.log = "debug"``, ``STRIPE_LOG=debug``), or Stripe's error
+messages unmasked (``"info"``): the issuer refuses to call Stripe while it
+would (`check_console_logging`).
 """
 
 from __future__ import annotations
@@ -26,10 +27,20 @@ from .exceptions import ServerMisconfiguredError
 # price of failing closed).
 _SECRET = re.compile(r"((?:sk|rk|ek)_(?:test|live)|whsec)_[A-Za-z0-9_+/-]+")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-\.]{8,}")
-# An Account Session's client secret has no prefix at all: no pattern finds it
-# by its shape, so it is found by where it stands, the value of a
-# ``client_secret`` field in JSON (stripe-python logs whole response bodies),
-# a Python mapping's repr, or a form or logfmt pair.
+# An Account Session's client secret comes in two shapes in Stripe's published
+# material: ``accs_secret__`` and a run of letters and digits (the OpenAPI
+# fixtures), or a bare ``_`` and such a run (the docs' example, 47 long). Both
+# are found by their shape wherever they stand (a body that is not JSON, an
+# error message), the bare one standing alone and at least 32 long, so that
+# ids such as ``ic_1Fake`` never match.
+_SESSION_SECRET = re.compile(
+    r"(?i)(accs_secret_)_[A-Za-z0-9_-]+"
+    r"|(?<![A-Za-z0-9_])_[A-Za-z0-9]{32,}[A-Za-z0-9_-]*"
+)
+# And by where it stands, whatever its shape: the value of a ``client_secret``
+# or ``clientSecret`` field (any case) in JSON (stripe-python logs whole
+# response bodies, escaped JSON too), a Python mapping's repr, or a form or
+# logfmt pair (``client_secret=...``).
 _CLIENT_SECRET = re.compile(
     r"""(?i)((?:\\?["']client_?secret\\?["']\s*:\s*\\?["'])|(?:\bclient_?secret=))"""
     r"""[^"'\\&\s]+"""
@@ -41,7 +52,13 @@ LOGGER_NAMES = ("stripe", "issuing_elements")
 def redact(text: str) -> str:
     """Replace every Stripe secret in *text* with its prefix and a mask."""
     masked = _BEARER.sub(r"\1 [REDACTED]", _SECRET.sub(r"\1_[REDACTED]", text))
+    masked = _SESSION_SECRET.sub(_mask_session_secret, masked)
     return _CLIENT_SECRET.sub(r"\1[REDACTED]", masked)
+
+
+def _mask_session_secret(match: re.Match[str]) -> str:
+    prefix = match.group(1)
+    return f"{prefix}_[REDACTED]" if prefix else "_[REDACTED]"
 
 
 def has_secret(text: str) -> bool:
@@ -159,16 +176,24 @@ def stripe_console_level() -> object:
 
 
 def check_console_logging() -> None:
-    """Refuse to work while stripe-python prints bodies (secrets too) to stderr.
+    """Refuse to work while stripe-python prints to stderr, past every filter.
 
-    It prints them when its console level is ``"debug"``
-    (`stripe_console_level`); ``"info"`` prints no bodies.
+    At ``"debug"`` (`stripe_console_level`) it prints whole bodies, key
+    and session secrets included; at ``"info"``, Stripe's error messages,
+    unmasked. Either level is refused: only the ``stripe`` logger, which
+    this library redacts, may carry what Stripe says.
     """
-    if stripe_console_level() == "debug":
+    level = stripe_console_level()
+    if level is not None:
         logging.getLogger("issuing_elements").error(
-            "stripe-python's console logging is at debug (stripe.log, or "
-            "STRIPE_LOG when stripe was imported): it would print key secrets "
-            "to stderr. Refusing to issue keys; use the 'stripe' logger "
-            "instead, which this library redacts."
+            "stripe-python's console logging is at %s (stripe.log, or "
+            "STRIPE_LOG when stripe was imported): it prints %s to stderr, "
+            "past every log filter. Refusing to call Stripe; unset "
+            "STRIPE_LOG and leave stripe.log unset, and use the 'stripe' "
+            "logger instead, which this library redacts.",
+            level,
+            "whole bodies, secrets included,"
+            if level == "debug"
+            else "Stripe's error messages, unmasked,",
         )
-        raise ServerMisconfiguredError("stripe-python console debug logging is on.")
+        raise ServerMisconfiguredError(f"stripe-python console {level} logging is on.")

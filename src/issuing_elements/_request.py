@@ -1,20 +1,18 @@
 """Request in: normalize what the adapter hands over, once, at the edge.
 
 The request's headers become a `RequestContext` (lower-case names,
-string values; a WSGI environ's ``HTTP_*`` names read as the headers they
-are), and the browser's body a checked [`KeyRequest`][issuing_elements.KeyRequest]. The
-wire contract accepts JSON or form-encoded bodies holding exactly ``card_id``
-and ``nonce``. Everything else is refused with an error that names the
-field and never echoes a value.
+string values), and the browser's body a checked
+[`KeyRequest`][issuing_elements.KeyRequest]. The wire contract accepts JSON
+or form-encoded bodies holding exactly ``card_id`` and ``nonce``. Everything
+else is refused with an error that names the field and never echoes a value.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import types
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, cast
 from urllib.parse import parse_qsl
 
 import attrs
@@ -69,11 +67,50 @@ class RequestContext:
         return self.headers.get(name)
 
 
-# A WSGI environ (Django's request.META) names headers HTTP_X_REQUEST_ID.
-_ENVIRON_HEADER = re.compile(r"HTTP_[A-Z0-9_]+")
-_ENVIRON_MARKERS = ("REQUEST_METHOD", "wsgi.version", "SERVER_PROTOCOL")
-
 NO_CONTEXT = RequestContext(headers=types.MappingProxyType({}))
+
+# What a WSGI or CGI environ holds besides its HTTP_* variables that is a
+# header too (PEP 3333, RFC 3875 4.1.3 and 4.1.2).
+_ENVIRON_HEADERS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+
+
+def environ_headers(environ: Mapping[str, object]) -> Mapping[str, str]:
+    """The request headers a WSGI or CGI *environ* holds, for ``headers=``.
+
+    ``headers=`` of [`handle`][issuing_elements.EphemeralKeyIssuer.handle]
+    and its siblings is always a mapping of HTTP headers: no name a client
+    sends makes it read as an environ. An adapter that holds only an
+    environ (a bare WSGI app, Django's ``request.META``) passes
+    ``headers=environ_headers(environ)``: the ``HTTP_*`` variables, as the
+    headers they name (``HTTP_X_REQUEST_ID`` is ``x-request-id``), and
+    ``CONTENT_TYPE`` and ``CONTENT_LENGTH``; every other variable is left
+    out. A value that is not a ``str`` is kept as it is, so that the issuer
+    refuses it (500 ``server_misconfigured``) instead of reading the
+    request without it.
+
+    Args:
+        environ: The request's WSGI (PEP 3333) or CGI environ.
+
+    Returns:
+        A read-only mapping from lower-case header names to their values.
+    """
+    headers: dict[str, object] = {}
+    # Read as the adapter really passed it, whatever the annotation says.
+    pairs: list[tuple[object, object]] = list(environ.items())
+    for name, value in pairs:
+        if not isinstance(name, str):
+            continue  # names no header
+        if name in _ENVIRON_HEADERS:
+            headers[_ENVIRON_HEADERS[name]] = value
+        elif (
+            name.startswith("HTTP_")
+            and name[5:]
+            and name not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")
+        ):
+            headers[name[5:].replace("_", "-").lower()] = value
+    # A value that is not a str stays, for the issuer to refuse: typed as the
+    # str it should be, which request_context checks.
+    return cast("Mapping[str, str]", types.MappingProxyType(headers))
 
 
 def request_context(
@@ -81,11 +118,13 @@ def request_context(
 ) -> RequestContext:
     """Normalize the adapter's *headers* and *client_ip*, or refuse them.
 
-    Headers are read in any case, and from a WSGI environ (``HTTP_ORIGIN``)
-    as well as from a header mapping (``Origin``). A mapping whose header
-    values are not strings (bytes, lists) cannot be read: treating it as
-    "no ``Origin``" would turn the origin check off without a word, so it
-    is refused as a server misconfiguration. A header given twice with two
+    *headers* are HTTP headers, read in any case, whatever their names: a
+    WSGI environ is read through `environ_headers`, never recognized here,
+    so that no header a client sends changes how the others are read. A
+    mapping whose header values are not strings (bytes, lists, the tuple of
+    an environ's ``wsgi.version``) cannot be read: treating it as "no
+    ``Origin``" would turn the origin check off without a word, so it is
+    refused as a server misconfiguration. A header given twice with two
     values reads as the values joined by ``", "``, as HTTP combines them.
 
     Raises:
@@ -99,17 +138,10 @@ def request_context(
     # Read as the adapter really passed them, whatever the annotation says;
     # a multi-dict (Werkzeug's) yields a repeated header once per value.
     pairs: list[tuple[object, object]] = list(items())
-    environ = any(marker in headers for marker in _ENVIRON_MARKERS) or any(
-        isinstance(name, str) and _ENVIRON_HEADER.fullmatch(name) for name, _ in pairs
-    )
     normalized: dict[str, str] = {}
     for name, value in pairs:
         if not isinstance(name, str):
             _unreadable(f"a header name is a {type(name).__name__}, not a str")
-        if environ:
-            if _ENVIRON_HEADER.fullmatch(name) is None:
-                continue  # a CGI or WSGI variable, not a header
-            name = name[5:].replace("_", "-")  # noqa: PLW2901 - the header it names
         if not isinstance(value, str):
             _unreadable(
                 f"the value of header {name.lower()!r} is a "
@@ -136,8 +168,9 @@ def _unreadable(why: str) -> NoReturn:
     logger.error(
         "The adapter passed headers the issuer cannot read: %s. Pass the "
         "request's headers as a mapping of str to str (Flask request.headers, "
-        "Django request.headers or request.META, Starlette request.headers); "
-        "answering 500.",
+        "Django request.headers, Starlette request.headers); a WSGI environ "
+        "(Django request.META) goes through "
+        "headers=issuing_elements.environ_headers(environ); answering 500.",
         redact(why),
     )
     raise ServerMisconfiguredError("The request's headers cannot be read.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -28,6 +29,8 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from stripe import RequestOptions
     from stripe.params import AccountSessionCreateParams, EphemeralKeyCreateParams
 
@@ -45,10 +48,20 @@ CREATE_SESSION = "create an Account Session"
 ACCOUNT_SESSIONS_MINIMUM_API_VERSION = "2025-01-27"
 
 
-def _client_option(client: stripe.StripeClient, name: str) -> str | None:
+# The client-level settings stripe-python sends with every request that name
+# another account than the Grant's: Stripe-Account, and Stripe-Context, which
+# Stripe reads in its place when both are sent.
+ACCOUNT_SETTINGS = ("stripe_account", "stripe_context")
+
+
+def _client_setting(client: stripe.StripeClient, name: str) -> object:
     # stripe-python keeps a client's settings private; read them defensively.
     options = getattr(getattr(client, "_requestor", None), "_options", None)
-    value = getattr(options, name, None)
+    return getattr(options, name, None)
+
+
+def _client_option(client: stripe.StripeClient, name: str) -> str | None:
+    value = _client_setting(client, name)
     return value if isinstance(value, str) else None
 
 
@@ -80,12 +93,16 @@ def check_client(client: object) -> None:
         raise ConfigurationError(
             f"stripe_client must be a stripe.StripeClient, not {type(client).__name__}."
         )
-    if _client_option(client, "stripe_account") is not None:
-        raise ConfigurationError(
-            "The Stripe client names a stripe_account of its own, which it would "
-            "send with every request: the account must come from each Grant. "
-            "Create the StripeClient without stripe_account."
-        )
+    for name in ACCOUNT_SETTINGS:
+        value = _client_setting(client, name)
+        # stripe-python sends the header for any value that is not empty
+        # (a str, or a StripeContext whose str() is not "").
+        if value is not None and str(value) != "":
+            raise ConfigurationError(
+                f"The Stripe client names a {name} of its own, which it would "
+                "send with every request: the account must come from each "
+                f"Grant. Create the StripeClient without {name}."
+            )
     key = client_api_key(client) or ""
     if key.startswith("pk_"):
         raise ConfigurationError(
@@ -113,6 +130,84 @@ def request_options(
     return options
 
 
+class StripeAnswer:
+    """Stripe's answer, read field by field; its ``repr`` shows nothing of it.
+
+    Error trackers record the local variables of a traceback's frames, and
+    of the whole stack when an ERROR line is logged (sentry-sdk does both by
+    default), each through ``repr``, and a ``StripeObject``'s ``repr`` is
+    its whole JSON, a key's or a session's secret included. Every answer
+    enters the flows held in one (`held`).
+    """
+
+    __slots__ = ("_answer",)
+
+    def __init__(self, answer: object) -> None:
+        self._answer = answer
+
+    def __repr__(self) -> str:
+        return "StripeAnswer(<not shown: it may hold a secret>)"
+
+    def __getitem__(self, name: str) -> Any:
+        return self._answer[name]  # type: ignore[index]  # a StripeObject, or a test's stand-in
+
+    @property
+    def last_response(self) -> object:
+        """stripe-python's ``last_response`` (its request id), if any."""
+        return getattr(self._answer, "last_response", None)
+
+
+def held(call: Callable[[], object]) -> StripeAnswer:
+    """``call()``'s answer from Stripe, held in a `StripeAnswer`.
+
+    Raises:
+        stripe.APIError: For a 2xx answer stripe-python could not read (not
+            JSON, cut short), a new one without its text: its length and
+            content type only. The text may be a secret, and stripe-python
+            quotes it whole in its message.
+    """
+    try:
+        return StripeAnswer(call())
+    except stripe.APIError as error:
+        unreadable = _unquoted(error)
+        if unreadable is None:
+            raise
+    raise unreadable  # outside the except: no context that quotes the text
+
+
+async def aheld(call: Callable[[], Awaitable[object]]) -> StripeAnswer:
+    """Same as `held`, but async."""
+    try:
+        return StripeAnswer(await call())
+    except stripe.APIError as error:
+        unreadable = _unquoted(error)
+        if unreadable is None:
+            raise
+    raise unreadable  # outside the except: no context that quotes the text
+
+
+def _unquoted(error: stripe.APIError) -> stripe.APIError | None:
+    """*error* without the text of the answer, when the answer was a 2xx one."""
+    status = error.http_status
+    if status is None or not 200 <= status < 300:
+        return None  # Stripe's own error object: no key, no session in it
+    size = len((error.http_body or "").encode("utf-8", "replace"))
+    # stripe-python passes an unreadable answer's headers where the JSON body
+    # goes (json_body): either way, they are the answer's headers.
+    found: object = error.headers or error.json_body
+    headers = dict(found) if isinstance(found, Mapping) else {}
+    content_type = next(
+        (v for k, v in headers.items() if k.lower() == "content-type"), None
+    )
+    return stripe.APIError(
+        f"Stripe's answer could not be read: {size} bytes of "
+        f"{redact(str(content_type))[:100]} (HTTP status {status}); its text is "
+        "not shown.",
+        http_status=status,
+        headers=headers,
+    )
+
+
 def create_params(request: KeyRequest) -> EphemeralKeyCreateParams:
     if request.nonce is None:  # a mobile SDK's key: Stripe needs no nonce
         return {"issuing_card": request.card_id}
@@ -129,8 +224,9 @@ def issued_key(
     as Stripe's whole object, so its ``object`` and ``created`` must be
     right too.
     """
+    # The secret stays in the answer until the IssuedKey, whose repr hides
+    # it, holds it: never in a variable a tracker would show.
     key_id = _field(response, "id")
-    secret = _field(response, "secret")
     expires = _field(response, "expires")
     livemode = _field(response, "livemode")
     created = _field(response, "created")
@@ -138,8 +234,7 @@ def issued_key(
     problem = None
     if not (
         is_key_id(key_id)
-        and isinstance(secret, str)
-        and secret.startswith("ek_")
+        and _is_key_secret(_field(response, "secret"))
         and _is_int(expires)
         and isinstance(livemode, bool)
         and (_is_int(created) or (created is None and not mobile))
@@ -163,7 +258,7 @@ def issued_key(
         )
     return IssuedKey(
         id=key_id,  # type: ignore[arg-type]  # checked above
-        secret=secret,  # type: ignore[arg-type]  # checked above
+        secret=_field(response, "secret"),  # type: ignore[arg-type]  # checked above
         expires=expires,  # type: ignore[arg-type]  # checked above
         livemode=livemode,  # type: ignore[arg-type]  # checked above
         card_id=request.card_id,
@@ -172,6 +267,10 @@ def issued_key(
         created=created,  # type: ignore[arg-type]  # checked above
         api_version=api_version,
     )
+
+
+def _is_key_secret(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("ek_")
 
 
 def _is_int(value: object) -> bool:
@@ -325,13 +424,13 @@ def account_session(response: Any, grant: AccountSessionGrant) -> AccountSession
     enabled with exactly the granted features, and no other enabled. Stripe
     lists every component, the others disabled.
     """
-    secret = _field(response, "client_secret")
+    # The secret stays in the answer until the AccountSession, whose repr
+    # hides it, holds it: never in a variable a tracker would show.
     expires_at = _field(response, "expires_at")
     problem = None
     if not (
         _field(response, "object") == "account_session"
-        and isinstance(secret, str)
-        and secret
+        and _is_session_secret(_field(response, "client_secret"))
         and isinstance(expires_at, int)
         and not isinstance(expires_at, bool)
     ):
@@ -356,10 +455,14 @@ def account_session(response: Any, grant: AccountSessionGrant) -> AccountSession
         )
     return AccountSession(
         account=grant.account,
-        client_secret=secret,  # type: ignore[arg-type]  # checked above
+        client_secret=_field(response, "client_secret"),  # type: ignore[arg-type]  # checked above
         expires_at=expires_at,  # type: ignore[arg-type]  # checked above
         components=grant.components,
     )
+
+
+def _is_session_secret(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def _as_granted(response: Any, grant: AccountSessionGrant) -> bool:

@@ -29,8 +29,11 @@ async def valid_usage(client: redis.Redis, async_client: redis.asyncio.Redis) ->
         RedisRateLimiter(client, per_user=per_user, fail_open=True),
         RedisRateLimiter(async_client, per_card=per_user, prefix="{app}:rate:"),
     ]
-    assert_type(limiters[0].hit("alice", "ic_1"), "float | None")
-    assert_type(await limiters[2].ahit("alice", "ic_1"), "float | None")
+    assert_type(limiters[0].hit_user("alice"), "float | None")
+    assert_type(limiters[0].hit_card("ic_1"), "float | None")
+    assert_type(await limiters[2].ahit_user("alice"), "float | None")
+    assert_type(await limiters[2].ahit_card("ic_1"), "float | None")
+    MemoryRateLimiter(per_user=per_user, max_keys=1_000, fail_open=True)
 
     key = LiveKey("ephkey_1", "ic_1", "alice", None, 1_800_000_000)
     ledgers: list[KeyLedger] = [

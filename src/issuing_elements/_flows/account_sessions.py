@@ -3,8 +3,9 @@ and ``create_account_session``.
 
 Request in, decide, Stripe, response out, as for keys: the origin and the
 user are admitted, the body read (at most the account: the components are
-the server's to choose), the request counted against the rate limits and
-put to the ``account_sessions=`` authorizer; Stripe creates the session for
+the server's to choose), the request counted against the user's rate limit
+and put to the ``account_sessions=`` authorizer, and an allowed one counted
+against the account's; Stripe creates the session for
 the granted account and components, and its answer is checked against the
 grant before the secret is handed out. Every decision is audited (action
 ``"account_session"``); the session's secret never reaches a log, an error
@@ -48,7 +49,8 @@ from .steps import (
     audit,
     call_stripe,
     consult,
-    count,
+    count_card,
+    count_user,
     deadline_of,
     endpoint,
     logger,
@@ -130,14 +132,7 @@ def _exchange(
         trail.user_id = user_id = user_id_of(settings, admitted)
         request = read()
         trail.stripe_account = request.account
-        # The limiter's second key: the account named, else the user's own.
-        yield from count(
-            settings,
-            user_id,
-            request.account or f"{user_id}:account_session",
-            deadline_at,
-            subject="account",
-        )
+        yield from count_user(settings, user_id, deadline_at)
         verdict = yield from consult(
             lambda: authorizer(admitted, request),
             refuse=lambda result: refuse_session_awaitable(result, request),
@@ -145,6 +140,14 @@ def _exchange(
         )
         grant = decide_session(verdict, request)
         trail.stripe_account = grant.account
+        # The limiter's second budget, once allowed: the account named, else
+        # the user's own.
+        yield from count_card(
+            settings,
+            request.account or f"{user_id}:account_session",
+            deadline_at,
+            subject="account",
+        )
         session = yield from _create(settings, grant, deadline_at)
         result = finish(session)
         yield from audit(

@@ -6,9 +6,10 @@ key without a nonce, under the Stripe API version the app's SDK speaks,
 and answers Stripe's whole key object, as the SDKs read it.
 
 Request in, decide, Stripe, response out: the origin and the user are
-admitted, the body read, the request counted against the rate limits and
-put to the authorizer; Stripe trades the nonce for a key, which is checked
-against the card asked for, recorded in the key ledger and handed out.
+admitted, the body read, the request counted against the user's rate limit
+and put to the authorizer, and an allowed one counted against the card's;
+Stripe trades the nonce for a key, which is checked against the card asked
+for, recorded in the key ledger and handed out.
 Every decision is audited, and a key that Stripe issued but that cannot be
 handed out is revoked before the answer goes back.
 """
@@ -57,7 +58,8 @@ from .steps import (
     authorize,
     call_store,
     call_stripe,
-    count,
+    count_card,
+    count_user,
     deadline_of,
     endpoint,
     stripe_options,
@@ -219,9 +221,10 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
             else (asked, None)
         )
         trail.card_id = request.card_id
-        yield from count(settings, user_id, request.card_id, deadline_at)
+        yield from count_user(settings, user_id, deadline_at)
         grant = yield from authorize(settings, admitted, request)
         trail.stripe_account = grant.stripe_account
+        yield from count_card(settings, request.card_id, deadline_at)
         key = yield from _create(
             settings,
             request,

@@ -17,7 +17,7 @@ import stripe
 from issuing_elements._audit import Trail
 from issuing_elements._driver import arun, run, wait
 from issuing_elements._ids import is_account_id, is_card_id, is_key_id
-from issuing_elements._stripe_api import REVOKE, key_id_of, translate
+from issuing_elements._stripe_api import REVOKE, aheld, held, key_id_of, translate
 from issuing_elements._stripe_call import acall_in_background, call_in_background
 from issuing_elements.exceptions import (
     ConfigurationError,
@@ -311,7 +311,7 @@ def find_lost_key(  # noqa: PLR0913 - the call to repeat, and what names it in t
 
     def synchronous() -> None:
         try:
-            response = create()
+            response = held(create)
         except stripe.StripeError as error:
             lost(error)
             return
@@ -319,7 +319,7 @@ def find_lost_key(  # noqa: PLR0913 - the call to repeat, and what names it in t
 
     async def asynchronous() -> None:
         try:
-            response = await acreate()
+            response = await aheld(acreate)
         except stripe.StripeError as error:
             lost(error)
             return

@@ -25,7 +25,7 @@ from issuing_elements._driver import wait
 from issuing_elements._origin import check_origin
 from issuing_elements._request import request_context
 from issuing_elements._response import error_response
-from issuing_elements._stripe_api import request_options
+from issuing_elements._stripe_api import aheld, held, request_options
 from issuing_elements._stripe_call import (
     acall_within,
     call_within,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from issuing_elements._records import Grant, HttpResponse, KeyRequest
     from issuing_elements._request import RequestContext
     from issuing_elements._settings import Settings
+    from issuing_elements._stripe_api import StripeAnswer
 
 logger = logging.getLogger("issuing_elements")
 
@@ -124,32 +125,75 @@ def user_id_of(settings: Settings[UserT], user: UserT | None) -> str | None:
     return value
 
 
-def count(
-    settings: Settings[UserT],
-    user_id: str | None,
-    card_id: str,
-    deadline_at: float,
-    *,
-    subject: str = "card",
+def count_user(
+    settings: Settings[UserT], user_id: str | None, deadline_at: float
 ) -> Flow[None]:
-    """Count one request against the rate limits; over them, refuse (429).
+    """Spend one of the user's budget; over it, refuse (429).
 
-    *card_id* is the limiter's second key; *subject* names it in the log.
-    The limiter answers by *deadline_at* (``time.monotonic()``), or the
-    request is answered 503 (allowed, for a limiter built ``fail_open``).
+    Every authenticated, well-formed request spends it, before the
+    authorizer runs, so that walking card ids stays slow whether or not the
+    cards are the user's.
     """
     limiter = settings.rate_limiter
     if limiter is None:
         return
     if user_id is None:
         raise ConfigurationError("A rate limiter needs user_id= for these users.")
+    yield from _spend(
+        settings,
+        deadline_at,
+        lambda: limiter.hit_user(user_id),
+        lambda: limiter.ahit_user(user_id),
+        refused=("user", user_id),
+    )
+
+
+def count_card(
+    settings: Settings[UserT],
+    card_id: str,
+    deadline_at: float,
+    *,
+    subject: str = "card",
+) -> Flow[None]:
+    """Spend one of the card's budget; over it, refuse (429).
+
+    Only a request the authorizer allowed spends it: a user who may not see
+    the card cannot spend its budget, and so cannot lock its holder out.
+    *subject* names *card_id* in the log (an Account Session's account).
+    """
+    limiter = settings.rate_limiter
+    if limiter is None:
+        return
+    yield from _spend(
+        settings,
+        deadline_at,
+        lambda: limiter.hit_card(card_id),
+        lambda: limiter.ahit_card(card_id),
+        refused=(subject, card_id),
+    )
+
+
+def _spend(
+    settings: Settings[UserT],
+    deadline_at: float,
+    synchronous: Callable[[], float | None],
+    asynchronous: Callable[[], Awaitable[float | None]],
+    *,
+    refused: tuple[str, str],
+) -> Flow[None]:
+    """One hit on the rate limiter, answered by *deadline_at*, or 503.
+
+    A limiter that fails is answered 503 (allowed, for a limiter built
+    ``fail_open``); one that asks to wait, 429 with ``Retry-After``.
+    """
+    limiter = settings.rate_limiter
     try:
         retry_in = yield from call_store(
             "rate limiter",
             limiter,
             deadline_at,
-            lambda: limiter.hit(user_id, card_id),
-            lambda: limiter.ahit(user_id, card_id),
+            synchronous,
+            asynchronous,
             in_process=settings.limiter_in_process,
         )
     except ServiceUnavailableError:
@@ -159,9 +203,7 @@ def count(
         return
     if retry_in is not None:
         seconds = math.ceil(float(retry_in))
-        logger.info(
-            "Rate limit reached for %s %s; retry in %s s.", subject, card_id, seconds
-        )
+        logger.info("Rate limit reached for %s %s; retry in %s s.", *refused, seconds)
         raise RateLimitedError("The rate limit is reached.", retry_after=seconds)
 
 
@@ -227,39 +269,47 @@ def call_store(  # noqa: PLR0913 - what it is, by when, and its two ways
 def call_stripe(  # noqa: PLR0913 - by when, the two ways, and the late key's fate
     settings: Settings[UserT],
     deadline_at: float,
-    synchronous: Callable[[], T],
-    asynchronous: Callable[[], Awaitable[T]],
+    synchronous: Callable[[], object],
+    asynchronous: Callable[[], Awaitable[object]],
     *,
-    late: Callable[[T], None] | None = None,
-    alate: Callable[[T], Awaitable[None]] | None = None,
+    late: Callable[[StripeAnswer], None] | None = None,
+    alate: Callable[[StripeAnswer], Awaitable[None]] | None = None,
     in_background: bool = False,
-) -> Flow[T]:
+) -> Flow[StripeAnswer]:
     """A call to Stripe, answered by *deadline_at*, or 503 ``stripe_unavailable``.
 
     Inline where the HTTP client's own bound fits in what is left of the
     deadline (no worker thread); else on a worker, abandoned at the
     deadline, and an answer that comes after is handed to *late*. A call
     *in_background* (a late key's revocation) is bounded by its HTTP client
-    alone.
+    alone. The answer comes back held (`held`), so that no variable shows it.
     """
     client = settings.client
 
     def too_slow(seconds: float) -> IssuingElementsError:
         return stripe_too_slow(seconds, settings.deadline)
 
-    def bounded() -> T:
+    def bounded() -> StripeAnswer:
         seconds = remaining(deadline_at, "Stripe")
         inline = in_background or _fits(settings.stripe_bound, seconds)
         return call_within(
-            seconds, synchronous, late, inline=inline, on_timeout=too_slow
+            seconds,
+            lambda: held(synchronous),
+            late,
+            inline=inline,
+            on_timeout=too_slow,
         )
 
-    async def abounded() -> T:
+    async def abounded() -> StripeAnswer:
         check_event_loop(client)
         seconds = remaining(deadline_at, "Stripe")
         inline = in_background or _fits(settings.astripe_bound, seconds)
         return await acall_within(
-            seconds, asynchronous, alate, inline=inline, on_timeout=too_slow
+            seconds,
+            lambda: aheld(asynchronous),
+            alate,
+            inline=inline,
+            on_timeout=too_slow,
         )
 
     return (yield from wait(bounded, abounded))

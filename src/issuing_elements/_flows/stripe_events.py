@@ -200,8 +200,24 @@ def _list_page(
         )
     except stripe.StripeError as error:
         raise _redeliver(translate(error, action=LIST_CARDS), "cannot list") from None
-    ids = [getattr(card, "id", None) for card in getattr(listed, "data", ())]
-    return ids, getattr(listed, "has_more", False) is True
+    try:
+        cards_listed = listed["data"]
+        ids = [_field(card, "id") for card in cards_listed]
+        has_more = listed["has_more"] is True
+    except (KeyError, TypeError):
+        logger.error(  # noqa: TRY400 - the shape is the news; no traceback
+            "Stripe's list of the cards of cardholder %s has no data; answering 503.",
+            cardholder_id,
+        )
+        raise StripeUnavailableError("Stripe's card list was unreadable.") from None
+    return ids, has_more
+
+
+def _field(found: Any, name: str) -> object:
+    try:
+        return found[name]
+    except (KeyError, TypeError, IndexError):
+        return None
 
 
 def _redeliver(failure: IssuingElementsError, why: str) -> StripeUnavailableError:
