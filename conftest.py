@@ -37,8 +37,10 @@ REQUIRE_SYSTEM = os.environ.get("ISSUING_ELEMENTS_REQUIRE_SYSTEM") == "1"
 # and key material (Stripe's fixtures; FakeStripe mints that shape), or no
 # prefix at all, ``_`` and a long run of letters and digits (Stripe's docs'
 # example has 47). Each is looked for by its shape, the bare one standing alone.
+# A webhook signing secret is ``whsec_`` and key material.
 SECRET = re.compile(
     r"(?:sk|rk|ek)_(?:test|live)_[A-Za-z0-9_+/-]{4,}"
+    r"|whsec_[A-Za-z0-9_+/-]{4,}"
     r"|\[REDACTED\][A-Za-z0-9_+/-]+"
     r"|(?i:accs_secret__)[A-Za-z0-9_+/-]{4,}"
     r"|(?<![A-Za-z0-9_])_[A-Za-z0-9]{40,}(?![A-Za-z0-9_])"

@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "_rate_limit",
             "_stripe_call",
             "_driver",
+            "_events",
         ],
     ),
     (
@@ -42,12 +43,12 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("settings", ["_settings"]),
     ("steps", ["_flows", "_flows.steps"]),
     ("revocation", ["_flows.revocation"]),
-    ("flows", ["_flows.keys", "_flows.account_sessions"]),
+    ("flows", ["_flows.keys", "_flows.account_sessions", "_flows.stripe_events"]),
     ("the issuer", ["_issuer"]),
     ("the public names", [""]),
 ]
 TESTING = ["testing", "testing.__main__", "testing._client", "testing._server"]
-TESTING += ["testing._simulation"]
+TESTING += ["testing._simulation", "testing._lifecycle"]
 
 
 def module_name(path: Path) -> str:

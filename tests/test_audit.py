@@ -55,6 +55,10 @@ FIELDS = [
     "request_id",
     "client_ip",
     "user_agent",
+    "stripe_event_id",
+    "stripe_event_type",
+    "cardholder_id",
+    "keys_revoked",
 ]
 
 
@@ -308,6 +312,10 @@ def test_a_granted_event_names_everything_but_the_secret(
         "request_id": "rq-42",
         "client_ip": "203.0.113.7",
         "user_agent": "Browser/1.0",
+        "stripe_event_id": None,
+        "stripe_event_type": None,
+        "cardholder_id": None,
+        "keys_revoked": None,
     } == {name: value for name, value in attrs.asdict(event).items() if name != "time"}
 
 

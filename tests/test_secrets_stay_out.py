@@ -40,6 +40,7 @@ def test_the_suite_wide_detector_finds_a_secret(
         "[REDACTED]_00FakeTail01",
         ACCS_SESSION_SECRET,
         BARE_SESSION_SECRET,
+        "whsec_fakeEndpointSecret",
     ] == find_secrets(
         [
             f"body={KEY_SECRET}",
@@ -50,6 +51,7 @@ def test_the_suite_wide_detector_finds_a_secret(
             f"{BARE_SESSION_SECRET} cut",
             # The library's masks, and ids, are no secrets.
             "accs_secret__[REDACTED] _[REDACTED] acct_1FakeConnected ic_1FakeCard",
+            "secrets=whsec_fakeEndpointSecret, whsec_[REDACTED]",
         ]
     )
 

@@ -21,6 +21,12 @@ Environment:
     Comma-separated origins (``https://app.example.com``) whose pages may
     ask for keys; a browser request from any other page is refused (403).
     Unset: no origin check.
+``STRIPE_WEBHOOK_SECRETS``
+    Comma-separated signing secrets (``whsec_...``) of the webhook endpoint
+    ``POST /stripe-events`` (the Dashboard's endpoint page, or ``stripe
+    listen``, shows one); two while a secret rolls. Unset with
+    ``STRIPE_SECRET_KEY``: the endpoint answers 500. Offline: the
+    stand-in's ``DEMO_WEBHOOK_SECRET``.
 ``ISSUING_ELEMENTS_DEMO_USERS``
     A JSON file ``{"tokens": {token: user}, "cards": {user: {card:
     null | "acct_..."}}, "admins": {user: ["acct_..."]}}``: who signs in with
@@ -66,6 +72,7 @@ from issuing_elements import (
     IssuingCardComponent,
     IssuingCardsListComponent,
     KeyRequest,
+    MemoryKeyLedger,
     Style,
     client_config,
     content_security_policy,
@@ -77,6 +84,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEMO_USERS_FILE",
+    "DEMO_WEBHOOK_SECRET",
     "MAX_BODY_BYTES",
     "Demo",
     "DemoConfigurationError",
@@ -101,6 +109,9 @@ ADMIN_COMPONENTS: Final = (
 #: What the endpoint accepts; adapters read at most one byte more, so that a
 #: huge body is refused (413) without being read.
 MAX_BODY_BYTES: Final = 4096
+
+#: The offline demo's webhook signing secret: obviously fake, never Stripe's.
+DEMO_WEBHOOK_SECRET: Final = "whsec_fake_issuing_elements_demo"
 
 #: Seconds before a key expires when the page fetches the next one; the
 #: endpoint tells the page when, as ``refreshIn``, on the server's clock.
@@ -288,6 +299,7 @@ class Demo:
         resources: contextlib.ExitStack,
         http_client: stripe.HTTPClient | None = None,
         allowed_origins: tuple[str, ...] | None = None,
+        webhook_secrets: tuple[str, ...] | None = None,
     ) -> None:
         self.users = users
         self.issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
@@ -298,6 +310,10 @@ class Demo:
             refresh_margin=REFRESH_MARGIN,
             elements=page_elements,
             allowed_origins=allowed_origins,
+            # Keys follow the card: the ledger knows the live keys, and
+            # POST /stripe-events revokes a stopped card's.
+            key_ledger=MemoryKeyLedger(),
+            webhook_secrets=webhook_secrets,
         )
         self._stripe_client = stripe_client
         self._publishable_key = publishable_key
@@ -335,6 +351,11 @@ class Demo:
         allowed_origins = allowed_origins_from(
             env.get("ISSUING_ELEMENTS_ALLOWED_ORIGINS")
         )
+        webhook_secrets = tuple(
+            part.strip()
+            for part in (env.get("STRIPE_WEBHOOK_SECRETS") or "").split(",")
+            if part.strip()
+        )
         secret_key = env.get("STRIPE_SECRET_KEY")
         api_base = env.get("STRIPE_API_BASE")
         publishable_key = env.get("STRIPE_PUBLISHABLE_KEY")
@@ -354,6 +375,7 @@ class Demo:
                 fake=fake,
                 resources=resources,
                 allowed_origins=allowed_origins,
+                webhook_secrets=webhook_secrets or (DEMO_WEBHOOK_SECRET,),
             )
         if not publishable_key:
             raise DemoConfigurationError(
@@ -378,6 +400,7 @@ class Demo:
             resources=resources,
             http_client=transport,
             allowed_origins=allowed_origins,
+            webhook_secrets=webhook_secrets or None,
         )
 
     @property

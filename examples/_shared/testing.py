@@ -45,9 +45,18 @@ ALICE = "alice-demo-token"
 BOB = "bob-demo-token"
 CAROL = "carol-demo-token"
 ALICE_CARD = "ic_demoAliceVirtual"
+BOB_CARD = "ic_demoBobVirtual"
+# Erin's cards are the ones the card lifecycle tests freeze: no other test
+# asks for them, so no other test meets their ledger tombstones.
+ERIN = "erin-demo-token"
+ERIN_CARD = "ic_demoErinVirtual"
+ERIN_CONNECT_CARD = "ic_demoErinConnect"
 CAROL_CARD = "ic_demoCarolConnect"
 CAROL_ACCOUNT = "acct_demoConnected"
 NONCE = "ephkn_pub_demoNonce"
+#: The examples' webhook signing secrets: the current one and a rolled one.
+WEBHOOK_SECRET = "whsec_fake_examples_current"
+WEBHOOK_SECRET_ROLLED = "whsec_fake_examples_rolled"
 PAGE_ELEMENTS = [
     "issuingCardNumberDisplay",
     "issuingCardExpiryDisplay",
@@ -162,6 +171,7 @@ def environment_for(stripe_url: str) -> dict[str, str]:
         "STRIPE_API_BASE": stripe_url,
         "ISSUING_ELEMENTS_DEMO_USERS": str(DEMO_USERS_FILE),
         "ISSUING_ELEMENTS_ALLOWED_ORIGINS": f"{APP_ORIGIN}, https://admin.example.com",
+        "STRIPE_WEBHOOK_SECRETS": f"{WEBHOOK_SECRET_ROLLED},{WEBHOOK_SECRET}",
     }
 
 

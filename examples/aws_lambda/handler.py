@@ -36,7 +36,12 @@ if TYPE_CHECKING:
 
     from issuing_elements import HttpResponse
 
-ROUTES = {("POST", "/ephemeral-keys"), ("GET", "/client-config"), ("GET", "/")}
+ROUTES = {
+    ("POST", "/ephemeral-keys"),
+    ("POST", "/stripe-events"),
+    ("GET", "/client-config"),
+    ("GET", "/"),
+}
 
 
 def handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
@@ -61,6 +66,17 @@ def route(demo: Demo, event: Mapping[str, Any]) -> dict[str, Any]:
                 content_type=headers.get("content-type"),
                 headers=headers,
                 client_ip=_source_ip(event),
+            )
+            if body is not None
+            else json_error(400, "invalid_request", "The body is not valid base64.")
+        )
+    elif (method, path) == ("POST", "/stripe-events"):
+        # Stripe's webhook: no user; the body as Stripe sent it (the
+        # signature covers those bytes).
+        body = _body(event)
+        answer = (
+            demo.issuer.handle_stripe_event(
+                body, headers=headers, client_ip=_source_ip(event)
             )
             if body is not None
             else json_error(400, "invalid_request", "The body is not valid base64.")

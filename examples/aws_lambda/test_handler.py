@@ -26,6 +26,7 @@ from _shared.testing import (
     CAROL_CARD,
     ENVIRON_NAMES,
     NONCE,
+    WEBHOOK_SECRET,
     StripeStandIn,
     load_example,
     spoofing_headers,
@@ -328,4 +329,54 @@ def test_audit_event_names_the_callers_address(
         audited["outcome"],
         audited["user_id"],
         audited["client_ip"],
+    )
+
+
+@pytest.mark.parametrize("encode", [False, True], ids=["plain", "base64"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_frozen_cards_event_revokes_its_key(
+    handle: Any, stripe_stand_in: StripeStandIn, shape: str, encode: bool
+) -> None:
+    fake = stripe_stand_in.fake
+    issued = handle(event(shape, body=key_body(fake.create_nonce(ALICE_CARD))))
+    secret = json.loads(issued["body"])["ephemeralKeySecret"]
+    key = next(record for record in fake.keys if record.secret == secret)
+    client = fake.client(max_network_retries=0)
+    client.v1.issuing.cards.update(ALICE_CARD, params={"status": "inactive"})
+    try:
+        body, headers = fake.signed_event(fake.events[-1].id, secret=WEBHOOK_SECRET)
+
+        answer = handle(
+            event(
+                shape,
+                path="/stripe-events",
+                headers=headers,
+                body=body.decode(),
+                encode=encode,
+            )
+        )
+    finally:
+        client.v1.issuing.cards.update(ALICE_CARD, params={"status": "active"})
+
+    assert (200, {"received": True, "revoked": 1}) == (
+        answer["statusCode"],
+        json.loads(answer["body"]),
+    )
+    assert fake.key(key.id).revoked
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_an_unsigned_event_is_400(handle: Any, shape: str) -> None:
+    answer = handle(
+        event(
+            shape,
+            path="/stripe-events",
+            headers={"Content-Type": "application/json"},
+            body='{"id": "evt_x", "object": "event"}',
+        )
+    )
+
+    assert (400, "signature_missing") == (
+        answer["statusCode"],
+        json.loads(answer["body"])["error"]["code"],
     )

@@ -27,6 +27,7 @@ from django.urls import path
 
 import django
 from _shared.endpoint_contract import EndpointContract
+from _shared.event_contract import StripeEventContract
 from _shared.testing import (
     ALICE,
     ALICE_CARD,
@@ -147,7 +148,7 @@ def call(request: pytest.FixtureRequest) -> Callable[..., Answer]:
     return found
 
 
-class TestDjangoApp(EndpointContract):
+class TestDjangoApp(EndpointContract, StripeEventContract):
     """Every route of the contract, through Django, CSRF protection on."""
 
 

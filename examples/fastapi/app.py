@@ -4,7 +4,7 @@ Run it (offline, on the built-in FakeStripe, unless STRIPE_SECRET_KEY is set)::
 
     uvicorn --app-dir examples/fastapi app:app
 
-The glue is the three routes below: read the request, find the user, call
+The glue is the routes below: read the request, find the user, call
 the library, write its answer. The rest (the environment, the demo user
 store, the page) is in ``examples/_shared``, the same for every example.
 
@@ -62,6 +62,18 @@ def create_app(demo: Demo | None = None) -> FastAPI:
             user,
             body=body,
             content_type=request.headers.get("Content-Type"),
+            headers=request.headers,
+            client_ip=request.client.host if request.client else None,
+        )
+        return to_fastapi(answer)
+
+    @app.post("/stripe-events")
+    async def stripe_events(request: Request) -> Response:
+        # Stripe's webhook: no user, the raw bytes (its signature covers them).
+        demo: Demo = request.app.state.demo
+        body = await read_body(request, limit=demo.issuer.max_event_bytes)
+        answer = await demo.issuer.ahandle_stripe_event(
+            body,
             headers=request.headers,
             client_ip=request.client.host if request.client else None,
         )

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from _shared.endpoint_contract import EndpointContract
+from _shared.event_contract import StripeEventContract
 from _shared.testing import (
     ALICE,
     ALICE_CARD,
@@ -61,7 +62,7 @@ def server_url(
         yield url
 
 
-class TestFastAPIApp(EndpointContract):
+class TestFastAPIApp(EndpointContract, StripeEventContract):
     """Every route of the contract, through FastAPI."""
 
 

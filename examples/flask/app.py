@@ -5,9 +5,10 @@ Run it (offline, on the built-in FakeStripe, unless STRIPE_SECRET_KEY is set)::
     flask --app examples/flask/app.py run
 
 The glue is the routes below (the page, its config, its keys, the keys of a
-mobile app, and a platform admin's page): read the request, find the user, call
-the library, write its answer. The rest (the environment, the demo user
-store, the page) is in ``examples/_shared``, the same for every example.
+mobile app, a platform admin's page, and Stripe's card events): read the
+request, find the user, call the library, write its answer. The rest (the
+environment, the demo user store, the page) is in ``examples/_shared``, the
+same for every example.
 ``/admin`` and ``POST /account-sessions`` are the platform admin's card
 dashboard (Connect embedded components); the other examples leave them out.
 
@@ -69,6 +70,17 @@ def create_app(demo: Demo | None = None) -> Flask:
     def account_sessions() -> Response:
         # The admin page's fetchClientSecret (Connect embedded components).
         return endpoint(current().issuer.handle_account_session)
+
+    @app.post("/stripe-events")
+    def stripe_events() -> Response:
+        # Stripe's webhook: no user, the raw bytes (its signature covers them;
+        # never request.json), at most one byte over the limit.
+        issuer = current().issuer
+        body = request.stream.read(issuer.max_event_bytes + 1)
+        answer = issuer.handle_stripe_event(
+            body, headers=request.headers, client_ip=request.remote_addr
+        )
+        return to_flask(answer)
 
     @app.get("/admin")
     def admin_page() -> Response:

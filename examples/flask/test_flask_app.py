@@ -9,26 +9,36 @@ Every test runs twice: in-process (``app.test_client()``) and over HTTP to
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from _shared.endpoint_contract import EndpointContract, MobileContract
+from _shared.event_contract import StripeEventContract, issue_key
 from _shared.testing import (
+    ALICE,
     CAROL,
     CAROL_ACCOUNT,
     CAROL_CARD,
     ENVIRON_NAMES,
+    ERIN,
+    ERIN_CARD,
     EXAMPLES,
+    WEBHOOK_SECRET,
     Answer,
     StripeStandIn,
     bearer,
+    call_with_httpx,
     environment_for,
     load_example,
     running,
     spoofing_headers,
 )
+from issuing_elements._flows.keys import CLOCK_MARGIN
 from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
@@ -66,7 +76,7 @@ def server_url(
         yield url
 
 
-class TestFlaskApp(EndpointContract, MobileContract):
+class TestFlaskApp(EndpointContract, MobileContract, StripeEventContract):
     """Every route of the contract, the mobile one too, through Flask."""
 
 
@@ -176,3 +186,59 @@ class TestFlaskAdminPage:
             "fetchClientSecret" in answer.text and "/account-sessions" in answer.text,
         )
         assert "'unsafe-inline'" not in policy
+
+
+class TestFlaskKeysFollowTheCard:
+    """The whole loop over HTTP, with the stand-in delivering as Stripe does.
+
+    A key issued through the app; the card frozen through the stand-in's
+    update endpoint; the signed event posted by the stand-in to the app's
+    ``POST /stripe-events`` (as ``stripe listen --forward-to`` would); the
+    key revoked at the stand-in; the next request for the card decided by
+    the authorizer as usual.
+    """
+
+    def test_a_frozen_card_loses_its_key_through_a_delivered_event(
+        self, server_url: str, stripe_stand_in: StripeStandIn
+    ) -> None:
+        fake = stripe_stand_in.fake
+        stripe = fake.client(max_network_retries=0)
+        fake.deliver_events_to(f"{server_url}/stripe-events", WEBHOOK_SECRET)
+        try:
+            with httpx.Client(base_url=server_url, timeout=10) as http:
+                call = call_with_httpx(http)
+                key = issue_key(call, fake, ERIN, ERIN_CARD)
+                revoked_before = len(fake.revoked_keys)
+
+                # Answered once the stand-in has delivered the event.
+                stripe.v1.issuing.cards.update(ERIN_CARD, params={"status": "inactive"})
+
+                revoked = [record.id for record in fake.revoked_keys[revoked_before:]]
+                delivery = fake.deliveries[-1]
+                event = fake.events[-1]
+                assert (event.id, "issuing_card.updated") == (
+                    delivery.event_id,
+                    event.type,
+                )
+                assert delivery.headers["Stripe-Signature"].startswith("t=")
+                assert (200, {"received": True, "revoked": len(revoked)}) == (
+                    delivery.status,
+                    json.loads(delivery.body),
+                )
+                assert key in revoked
+                # A request that starts within the ledger's clock margin of
+                # the tombstone counts as in flight, and is refused; after it,
+                # the authorizer decides, as before the event.
+                time.sleep(CLOCK_MARGIN)
+                after = issue_key(call, fake, ERIN, ERIN_CARD)
+                refused = call(
+                    "POST",
+                    "/ephemeral-keys",
+                    headers=bearer(ALICE),
+                    json={"card_id": ERIN_CARD, "nonce": fake.create_nonce(ERIN_CARD)},
+                )
+                assert not fake.key(after).revoked
+                assert 404 == refused.status
+        finally:
+            fake.deliver_events_to(None, None)
+            stripe.v1.issuing.cards.update(ERIN_CARD, params={"status": "active"})

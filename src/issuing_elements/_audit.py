@@ -25,7 +25,7 @@ __all__ = ["AuditEvent", "AuditSink", "Trail", "log_audit_event"]
 
 audit_logger = logging.getLogger("issuing_elements.audit")
 
-Action = Literal["issue", "issue_mobile", "revoke", "account_session"]
+Action = Literal["issue", "issue_mobile", "revoke", "account_session", "stripe_event"]
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
@@ -54,8 +54,11 @@ class AuditEvent:
         action: ``"issue"`` (a page asked for a key), ``"issue_mobile"`` (a
             mobile app asked for one), ``"revoke"``, or ``"account_session"``
             (an Account Session was asked for; its ``stripe_account`` is the
-            connected account).
-        outcome: ``"granted"`` or ``"revoked"`` on success, otherwise the
+            connected account), or ``"stripe_event"`` (Stripe posted an
+            event to ``handle_stripe_event``; its ``stripe_account`` is the
+            event's account).
+        outcome: ``"granted"`` or ``"revoked"`` on success (``"ignored"``:
+            a Stripe event that stops no card), otherwise the
             error code the answer carries (``"card_not_found"``,
             ``"rate_limited"``, ``"stripe_unavailable"``, ...).
         reason: The operator's text: why, in a sentence. Never a secret.
@@ -69,6 +72,10 @@ class AuditEvent:
         request_id: The adapter's request id (``X-Request-Id``), if any.
         client_ip: The client's address, as the adapter passed it.
         user_agent: The browser's ``User-Agent``, cut to 256 characters.
+        stripe_event_id: A Stripe event's id (``evt_...``), once verified.
+        stripe_event_type: Its type (``issuing_card.updated``, ...).
+        cardholder_id: The cardholder (``ich_...``) a cardholder event names.
+        keys_revoked: How many keys a Stripe event revoked.
     """
 
     time: dt.datetime = attrs.field(converter=_utc)
@@ -83,8 +90,12 @@ class AuditEvent:
     request_id: str | None = attrs.field(default=None, converter=_clip)
     client_ip: str | None = attrs.field(default=None, converter=_clip)
     user_agent: str | None = attrs.field(default=None, converter=_clip)
+    stripe_event_id: str | None = None
+    stripe_event_type: str | None = None
+    cardholder_id: str | None = None
+    keys_revoked: int | None = None
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> dict[str, str | int | None]:
         """The event as JSON-ready values, ``time`` in ISO 8601."""
         fields = attrs.asdict(self)
         fields["time"] = self.time.isoformat()
@@ -109,7 +120,11 @@ def log_audit_event(event: AuditEvent, /) -> None:
     unconfigured, as most applications leave it), one line on stderr says
     so, once per process, rather than let the trail vanish unseen.
     """
-    level = logging.INFO if event.outcome in ("granted", "revoked") else logging.WARNING
+    level = (
+        logging.INFO
+        if event.outcome in ("granted", "revoked", "ignored")
+        else logging.WARNING
+    )
     if not audit_logger.isEnabledFor(level):
         _say_the_trail_is_dropped()  # no JSON built for a line nobody keeps
     elif level == logging.INFO and not audit_logger.hasHandlers():
@@ -147,10 +162,14 @@ class Trail:
 
     __slots__ = (
         "card_id",
+        "cardholder_id",
         "client_ip",
         "key_id",
+        "keys_revoked",
         "request_id",
         "stripe_account",
+        "stripe_event_id",
+        "stripe_event_type",
         "user_agent",
         "user_id",
     )
@@ -173,6 +192,10 @@ class Trail:
         self.card_id = card_id
         self.stripe_account = stripe_account
         self.key_id = key_id
+        self.stripe_event_id: str | None = None
+        self.stripe_event_type: str | None = None
+        self.cardholder_id: str | None = None
+        self.keys_revoked: int | None = None
 
     def event(
         self, action: Action, outcome: str | IssuingElementsError, reason: str
@@ -195,4 +218,8 @@ class Trail:
             request_id=self.request_id,
             client_ip=self.client_ip,
             user_agent=self.user_agent,
+            stripe_event_id=self.stripe_event_id,
+            stripe_event_type=self.stripe_event_type,
+            cardholder_id=self.cardholder_id,
+            keys_revoked=self.keys_revoked,
         )

@@ -13,6 +13,8 @@ from ._redact import describe
 _CARD_ID = re.compile(r"ic_[A-Za-z0-9]{1,250}")
 _NONCE = re.compile(r"ephkn_[A-Za-z0-9_]{1,500}")
 _ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,250}")
+_CARDHOLDER_ID = re.compile(r"ich_[A-Za-z0-9]{1,250}")
+_EVENT_ID = re.compile(r"evt_[A-Za-z0-9]{1,250}")
 _KEY_ID = re.compile(r"ephkey_[A-Za-z0-9]{1,250}")
 _API_VERSION = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:\.[a-z][a-z0-9_]{0,63})?")
 
@@ -30,6 +32,14 @@ def is_nonce(value: object) -> TypeGuard[str]:
 
 def is_account_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _ACCOUNT_ID.fullmatch(value) is not None
+
+
+def is_cardholder_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _CARDHOLDER_ID.fullmatch(value) is not None
+
+
+def is_event_id(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _EVENT_ID.fullmatch(value) is not None
 
 
 def is_key_id(value: object) -> TypeGuard[str]:

@@ -20,7 +20,8 @@ from ._authorize import (
     check_session_authorizer,
 )
 from ._driver import arun, run
-from ._flows import account_sessions, keys, revocation
+from ._events import check_event_body_limit, check_webhook_secrets
+from ._flows import account_sessions, keys, revocation, stripe_events
 from ._origin import normalize_origins
 from ._page import check_page_options
 from ._settings import Settings
@@ -111,6 +112,15 @@ class EphemeralKeyIssuer(Generic[UserT]):
             exception included, denies. It may be a coroutine function when
             you use the async methods. Needs an ``api_version`` of
             2025-01-27.acacia or later.
+        webhook_secrets: Opt in to the Stripe event endpoint,
+            [`handle_stripe_event`][issuing_elements.EphemeralKeyIssuer.handle_stripe_event]:
+            the endpoint's signing secrets (``whsec_...``), a list, so
+            that a rolled secret and a Connect endpoint's secret are
+            accepted too. Needs a ``key_ledger``. Never shown in a
+            ``repr`` or a log.
+        max_event_bytes: Stripe events larger than this are refused (413);
+            at least 16 KiB. Events are larger than key requests: 256 KiB
+            by default.
 
     Raises:
         ConfigurationError: On any invalid argument, at construction; and
@@ -138,6 +148,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         key_ledger: KeyLedger | None = None,
         allowed_origins: Iterable[str] | None = None,
         account_sessions: AccountSessionAuthorizer[UserT] | None = None,
+        webhook_secrets: Iterable[str] | None = None,
+        max_event_bytes: int = 256 * 1024,
     ) -> None:
         _stripe_api.check_client(stripe_client)
         check_authorizer(authorizer)
@@ -156,6 +168,14 @@ class EphemeralKeyIssuer(Generic[UserT]):
             )
         check_session_authorizer(account_sessions)
         _check_rate_limiter(rate_limiter)
+        secrets = check_webhook_secrets(webhook_secrets)
+        if secrets is not None and key_ledger is None:
+            raise ConfigurationError(
+                "webhook_secrets needs a key_ledger: the ledger knows which keys "
+                "of a stopped card are live. Pass key_ledger=MemoryKeyLedger() "
+                "(one process) or RedisKeyLedger(...) (a fleet)."
+            )
+        check_event_body_limit(max_event_bytes)
         version = _stripe_api.resolve_api_version(stripe_client, api_version)
         if account_sessions is not None:
             _stripe_api.check_session_api_version(version)
@@ -178,6 +198,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
             key_ledger=key_ledger,
             allowed_origins=normalize_origins(allowed_origins),
             account_sessions=account_sessions,
+            webhook_secrets=secrets,
+            max_event_bytes=max_event_bytes,
             stripe_bound=client_bound(stripe_client, max_network_retries),
             astripe_bound=client_bound(
                 stripe_client, max_network_retries, asynchronous=True
@@ -204,6 +226,11 @@ class EphemeralKeyIssuer(Generic[UserT]):
     def max_body_bytes(self) -> int:
         """The largest request body `handle` accepts; adapters read it here."""
         return self._settings.max_body_bytes
+
+    @property
+    def max_event_bytes(self) -> int:
+        """The largest Stripe event `handle_stripe_event` accepts."""
+        return self._settings.max_event_bytes
 
     @property
     def deadline(self) -> float:
@@ -384,6 +411,48 @@ class EphemeralKeyIssuer(Generic[UserT]):
     async def arevoke_card(self, card_id: str) -> int:
         """Same as `revoke_card`, but async."""
         return await arun(revocation.revoke_all(self._settings, card_id=card_id))
+
+    def handle_stripe_event(
+        self,
+        body: bytes,
+        *,
+        headers: Mapping[str, str] | None,
+        client_ip: str | None = None,
+    ) -> HttpResponse:
+        """The Stripe event endpoint, sans I/O: keys follow the card.
+
+        *body* is the request's raw bytes, exactly as received (a parsed
+        and re-serialized body no longer matches its signature); *headers*
+        hold ``Stripe-Signature``. The signature is verified against the
+        ``webhook_secrets`` before anything else is read. An
+        ``issuing_card.updated`` event whose card is ``inactive`` or
+        ``canceled`` revokes every live key of the card, on the event's
+        account; an ``issuing_cardholder.updated`` event whose cardholder
+        is ``inactive`` or ``blocked`` does so for each of the cardholder's
+        cards (listed from Stripe). 200 ``{"received": true, "revoked": N}``;
+        any other event: 200, nothing done. A bad signature: 400; a key that
+        Stripe would not revoke: 503 with ``Retry-After`` (Stripe delivers
+        the event again). Never raises.
+        """
+        return run(
+            stripe_events.handle(
+                self._settings, body=body, headers=headers, client_ip=client_ip
+            )
+        )
+
+    async def ahandle_stripe_event(
+        self,
+        body: bytes,
+        *,
+        headers: Mapping[str, str] | None,
+        client_ip: str | None = None,
+    ) -> HttpResponse:
+        """Same as `handle_stripe_event`, but async."""
+        return await arun(
+            stripe_events.handle(
+                self._settings, body=body, headers=headers, client_ip=client_ip
+            )
+        )
 
     def handle_account_session(
         self,

@@ -25,7 +25,7 @@ from .exceptions import ServerMisconfiguredError
 # key material too. No ``\b`` before the prefix: ``secret_sk_test_...`` and
 # ``%3Dsk_test_...`` are secrets as well (masking a ``desk_test_x`` too is the
 # price of failing closed).
-_SECRET = re.compile(r"((?:sk|rk|ek)_(?:test|live))_[A-Za-z0-9_+/-]+")
+_SECRET = re.compile(r"((?:sk|rk|ek)_(?:test|live)|whsec)_[A-Za-z0-9_+/-]+")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-\.]{8,}")
 # An Account Session's client secret comes in two shapes in Stripe's published
 # material: ``accs_secret__`` and a run of letters and digits (the OpenAPI

@@ -102,6 +102,11 @@ def error_response(error: IssuingElementsError) -> HttpResponse:
     )
 
 
+def event_response(revoked: int) -> HttpResponse:
+    """200 to Stripe: the event is done, and how many keys it revoked."""
+    return _json(200, {"received": True, "revoked": revoked})
+
+
 def session_response(session: AccountSession) -> HttpResponse:
     """200 for an Account Session: what ``fetchClientSecret`` needs, and its expiry."""
     return _json(

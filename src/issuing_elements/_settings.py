@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ._audit import AuditSink
     from ._elements import ElementOptions
+    from ._events import WebhookSecrets
     from ._ledger import KeyLedger
     from ._rate_limit import RateLimiter
     from ._records import IssuedKey
@@ -48,6 +49,9 @@ class Settings(Generic[UserT]):
     key_ledger: KeyLedger | None
     allowed_origins: frozenset[str] | None
     account_sessions: AccountSessionAuthorizer[UserT] | None = None
+    # The event endpoint's signing secrets, and its body limit.
+    webhook_secrets: WebhookSecrets | None = None
+    max_event_bytes: int = 262144
     # How long the Stripe client's HTTP client can take over one call, sync
     # and async (None: unknown); within what is left of a request's
     # deadline, Stripe is called inline, without a worker thread.

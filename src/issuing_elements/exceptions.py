@@ -14,6 +14,10 @@ only text that may reach a browser. Neither ever holds a secret.
     ├── InvalidRequestError          400 invalid_request
     │   └── UnsupportedApiVersionError   400 unsupported_api_version
     ├── InvalidNonceError            400 invalid_nonce
+    ├── InvalidSignatureError        400 signature_invalid (a Stripe event's)
+    │   ├── SignatureMissingError    400 signature_missing
+    │   ├── SignatureMalformedError  400 signature_malformed
+    │   └── SignatureExpiredError    400 signature_expired
     ├── UnauthenticatedError         401 unauthenticated
     ├── ForbiddenOriginError         403 forbidden_origin
     ├── CardNotFoundError            404 card_not_found
@@ -39,10 +43,14 @@ __all__ = [
     "ForbiddenOriginError",
     "InvalidNonceError",
     "InvalidRequestError",
+    "InvalidSignatureError",
     "IssuingElementsError",
     "RateLimitedError",
     "ServerMisconfiguredError",
     "ServiceUnavailableError",
+    "SignatureExpiredError",
+    "SignatureMalformedError",
+    "SignatureMissingError",
     "StripeUnavailableError",
     "UnauthenticatedError",
     "UnsupportedApiVersionError",
@@ -125,6 +133,44 @@ class InvalidNonceError(IssuingElementsError):
     status = 400
     code = "invalid_nonce"
     default_message = "The nonce is invalid or has been used. Create a new one."
+
+
+class InvalidSignatureError(IssuingElementsError):
+    """A Stripe event's ``Stripe-Signature`` matches none of the webhook secrets.
+
+    The body was signed with another secret, or changed on the way. Its
+    subclasses name the other reasons a signature is refused; nothing of
+    the event is read, and nothing is revoked.
+    """
+
+    status = 400
+    code = "signature_invalid"
+    default_message = "The Stripe-Signature does not match."
+
+
+class SignatureMissingError(InvalidSignatureError):
+    """A Stripe event came without a ``Stripe-Signature`` header."""
+
+    code = "signature_missing"
+    default_message = "The Stripe-Signature header is missing."
+
+
+class SignatureMalformedError(InvalidSignatureError):
+    """A Stripe event's ``Stripe-Signature`` is not ``t=<seconds>,v1=<hex>``."""
+
+    code = "signature_malformed"
+    default_message = "The Stripe-Signature header is malformed."
+
+
+class SignatureExpiredError(InvalidSignatureError):
+    """A Stripe event's signature matches, but was made more than 300 s ago.
+
+    Stripe's own tolerance, against replays; Stripe signs every new attempt
+    anew, so a redelivery is never refused for it.
+    """
+
+    code = "signature_expired"
+    default_message = "The Stripe-Signature is too old."
 
 
 class UnauthenticatedError(IssuingElementsError):

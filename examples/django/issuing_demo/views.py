@@ -1,4 +1,4 @@
-"""The three routes: read the request, find the user, call the library, answer.
+"""The routes: read the request, find the user, call the library, answer.
 
 ``ephemeral_keys`` is the sync endpoint on ``issuer.handle`` (WSGI);
 ``aephemeral_keys`` is the same with ``await issuer.ahandle`` (ASGI).
@@ -55,6 +55,37 @@ async def aephemeral_keys(request: HttpRequest) -> HttpResponse:
         issuer_user(request),
         body=read_body(request, limit=issuer.max_body_bytes),
         content_type=request.headers.get("Content-Type"),
+        headers=request.headers,
+        client_ip=request.META.get("REMOTE_ADDR"),
+    )
+    return to_django(answer)
+
+
+# Stripe's webhook carries no cookie and no user: it is authenticated by its
+# Stripe-Signature, which the library verifies on the raw body. CSRF does not
+# apply to it.
+
+
+@csrf_exempt
+@require_POST
+def stripe_events(request: HttpRequest) -> HttpResponse:
+    """``POST /stripe-events`` on ``issuer.handle_stripe_event``."""
+    issuer = current_demo().issuer
+    answer = issuer.handle_stripe_event(
+        read_body(request, limit=issuer.max_event_bytes),
+        headers=request.headers,
+        client_ip=request.META.get("REMOTE_ADDR"),
+    )
+    return to_django(answer)
+
+
+@csrf_exempt
+@require_POST
+async def astripe_events(request: HttpRequest) -> HttpResponse:
+    """``POST /stripe-events`` on ``issuer.ahandle_stripe_event``, for ASGI."""
+    issuer = current_demo().issuer
+    answer = await issuer.ahandle_stripe_event(
+        read_body(request, limit=issuer.max_event_bytes),
         headers=request.headers,
         client_ip=request.META.get("REMOTE_ADDR"),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, TypeVar
 
+import attrs
 import stripe
 
 from issuing_elements._audit import Trail
@@ -81,6 +82,35 @@ def revoke_all(
     card_id: str | None = None,
 ) -> Flow[int]:
     """Revoke every live key the ledger holds for *user_id* or *card_id*."""
+    swept = yield from sweep(settings, user_id=user_id, card_id=card_id)
+    return swept.revoked
+
+
+@attrs.frozen
+class Swept:
+    """What a sweep did: the keys it revoked, and the first it could not."""
+
+    revoked: int = 0
+    failure: IssuingElementsError | None = None
+
+
+_ANY_ACCOUNT = object()
+
+
+def sweep(
+    settings: Settings[UserT],
+    *,
+    user_id: str | None = None,
+    card_id: str | None = None,
+    stripe_account: object = _ANY_ACCOUNT,
+    why: str | None = None,
+) -> Flow[Swept]:
+    """Lay the tombstone for *user_id* or *card_id*, then revoke its live keys.
+
+    Given a *stripe_account* (``None``: the platform), only the keys issued
+    under that account are revoked. A key that Stripe would not revoke
+    stays in the ledger, for the next sweep, and is `Swept.failure`.
+    """
     ledger = settings.key_ledger
     if ledger is None:
         raise ConfigurationError(
@@ -94,7 +124,7 @@ def revoke_all(
             raise ConfigurationError("user_id must be a non-empty string.")
         subject = {"user_id": user_id}
         read, aread = ledger.keys_for_user, ledger.akeys_for_user
-        why = "Revoking every key of the user."
+        why = why or "Revoking every key of the user."
     else:
         if not is_card_id(card_id):
             raise InvalidRequestError(
@@ -102,7 +132,7 @@ def revoke_all(
             )
         subject = {"card_id": card_id}
         read, aread = ledger.keys_for_card, ledger.akeys_for_card
-        why = "Revoking every key of the card."
+        why = why or "Revoking every key of the card."
     (named,) = subject.values()
     yield from refuse_misfits(settings.ledger_refusals, settings.stripe_refusals)
     # The tombstone first, then the read: see _flows.keys._record.
@@ -112,15 +142,21 @@ def revoke_all(
         lambda: ledger.amark_revoked(**subject),
     )
     found = yield from _ask_ledger(settings, lambda: read(named), lambda: aread(named))
-    revoked = 0
+    if stripe_account is not _ANY_ACCOUNT:
+        found = [entry for entry in found if entry.stripe_account == stripe_account]
+    swept = Swept()
     for entry in found:
-        revoked += yield from _revoke_entry(settings, ledger, entry, why)
-    return revoked
+        outcome = yield from _revoke_entry(settings, ledger, entry, why)
+        if isinstance(outcome, IssuingElementsError):
+            swept = attrs.evolve(swept, failure=swept.failure or outcome)
+        else:
+            swept = attrs.evolve(swept, revoked=swept.revoked + outcome)
+    return swept
 
 
 def _revoke_entry(
     settings: Settings[UserT], ledger: KeyLedger, entry: LiveKey, why: str
-) -> Flow[int]:
+) -> Flow[int | IssuingElementsError]:
     trail = Trail(
         user_id=entry.user_id,
         card_id=entry.card_id,
@@ -146,7 +182,7 @@ def _revoke_entry(
         yield from audit_quietly(
             settings, trail.event("revoke", failure, f"{why} {failure}")
         )
-        return 0
+        return failure
     yield from _ask_ledger(
         settings, lambda: ledger.forget(entry), lambda: ledger.aforget(entry)
     )

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import stripe
 from typing_extensions import Self
 
+from ._lifecycle import Delivery, StripeEvent
 from ._server import FakeStripeServer
 from ._simulation import (
     AccountSessionRecord,
@@ -53,9 +54,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccountSessionRecord",
+    "Delivery",
     "EphemeralKeyRecord",
     "FakeStripe",
     "RecordedRequest",
+    "StripeEvent",
     "free_port",
 ]
 
@@ -83,6 +86,14 @@ class FakeStripe:
             [`set_latency`][issuing_elements.testing.FakeStripe.set_latency]
             changes it. One-off delays are
             [`delay_next`][issuing_elements.testing.FakeStripe.delay_next]'s.
+        webhook_url: Where to post the events that card and cardholder
+            status changes make (``issuing_card.updated``,
+            ``issuing_cardholder.updated``), as Stripe posts them to a
+            webhook endpoint;
+            [`deliver_events_to`][issuing_elements.testing.FakeStripe.deliver_events_to]
+            sets it later.
+        webhook_secret: The endpoint's signing secret (``whsec_...``):
+            each event carries ``Stripe-Signature: t=...,v1=...``.
 
     Use it as a context manager, or call
     [`start`][issuing_elements.testing.FakeStripe.start] and
@@ -100,6 +111,8 @@ class FakeStripe:
         port: int = 0,
         clock: Callable[[], float] = time.time,
         latency: float = 0.0,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> None:
         if not api_key.startswith("sk_test_"):
             raise ValueError("api_key must be a test secret key (sk_test_...)")
@@ -120,6 +133,7 @@ class FakeStripe:
             clock=clock,
             latency=latency,
         )
+        self._simulation.delivery.configure(webhook_url, webhook_secret)
         self._server: FakeStripeServer | None = None
         self._closed = False
         self._http_clients: list[FakeStripeHTTPClient] = []
@@ -218,11 +232,23 @@ class FakeStripe:
 
     # -- the world -----------------------------------------------------------
 
-    def add_card(self, card_id: str, *, account: str | None = None) -> None:
-        """Register an Issuing card, owned by the platform or by *account*."""
+    def add_card(
+        self,
+        card_id: str,
+        *,
+        account: str | None = None,
+        cardholder: str | None = None,
+    ) -> None:
+        """Register an Issuing card, owned by the platform or by *account*.
+
+        *cardholder* (``ich_...``) is its cardholder, registered on the same
+        account with its first card; ``GET /v1/issuing/cards?cardholder=``
+        lists a cardholder's cards.
+        """
         _check_card_id(card_id)
         _check_account(account)
-        self._simulation.add_card(card_id, account)
+        _check_cardholder(cardholder)
+        self._simulation.add_card(card_id, account, cardholder)
 
     def add_account(self, account: str) -> None:
         """Register a connected account, for ``POST /v1/account_sessions``.
@@ -250,6 +276,49 @@ class FakeStripe:
     def advance(self, seconds: float) -> None:
         """Move the fake's clock on, for example past a key's ``expires``."""
         self._simulation.advance(seconds)
+
+    # -- card lifecycle events (see testing/_lifecycle.py) --------------------
+
+    def deliver_events_to(self, url: str | None, secret: str | None) -> None:
+        """Post every event from now on to *url*, signed with *secret*.
+
+        As a Stripe webhook endpoint gets them (or ``stripe listen
+        --forward-to``): JSON, ``Stripe-Signature: t=<seconds>,v1=<HMAC-SHA256
+        of "t.body">``, one POST per event, before the update that made it
+        is answered. ``None`` and ``None`` stop delivering.
+        """
+        self._simulation.delivery.configure(url, secret)
+
+    def block_cardholder(self, cardholder: str) -> None:
+        """Block *cardholder*, as Stripe does (the API cannot): one event."""
+        _check_cardholder(cardholder)
+        self._simulation.block_cardholder(cardholder)
+
+    def signed_event(
+        self, event_id: str, *, secret: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """The body and headers Stripe would post for the event *event_id*, now.
+
+        For posting it yourself, through a framework's test client (no
+        server to deliver to): the ``Stripe-Signature`` is made with *secret*,
+        by default the one given to
+        [`deliver_events_to`][issuing_elements.testing.FakeStripe.deliver_events_to].
+        """
+        return self._simulation.signed_event(event_id, secret)
+
+    def redeliver(self, event_id: str) -> None:
+        """Post the event *event_id* again, signed anew, as Stripe's retries do."""
+        self._simulation.redeliver(event_id)
+
+    @property
+    def events(self) -> tuple[StripeEvent, ...]:
+        """Every event the fake made, in order."""
+        return self._simulation.events
+
+    @property
+    def deliveries(self) -> tuple[Delivery, ...]:
+        """Every POST of an event to the webhook endpoint, and its answer."""
+        return self._simulation.delivery.deliveries
 
     # -- latency: for the secret-key endpoints, every call -------------------
 
@@ -393,6 +462,11 @@ def _check_card_id(card_id: str) -> None:
 def _check_account(account: str | None) -> None:
     if account is not None and not account.startswith("acct_"):
         raise ValueError(f"connected account ids start with 'acct_', not {account!r}")
+
+
+def _check_cardholder(cardholder: str | None) -> None:
+    if cardholder is not None and not cardholder.startswith("ich_"):
+        raise ValueError(f"cardholder ids start with 'ich_', not {cardholder!r}")
 
 
 def _check_seconds(seconds: float, name: str = "seconds") -> None:

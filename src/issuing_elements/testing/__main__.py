@@ -1,6 +1,9 @@
 """``python -m issuing_elements.testing``: one FakeStripe that many processes share.
 
     python -m issuing_elements.testing --port 0 --card ic_demo --card ic_conn@acct_demo
+    python -m issuing_elements.testing --port 0 --card ic_demo \
+        --cardholder ich_demo=ic_demo \
+        --webhook-url http://127.0.0.1:8000/stripe-events --webhook-secret whsec_...
 
 The first line on stdout is one JSON object, ``{"url", "api_key",
 "publishable_key"}``; the fake then serves until SIGINT, SIGTERM or SIGHUP
@@ -9,6 +12,9 @@ on stderr and exit status 2; an address beyond loopback is one line of
 warning. Point every process at ``url`` (``STRIPE_API_BASE``, or
 ``base_addresses`` of ``stripe.StripeClient``): they all see the same cards,
 nonces and keys.
+With ``--webhook-url`` and ``--webhook-secret`` it posts each card or
+cardholder status change to that endpoint as a signed Stripe event, as
+``stripe listen --forward-to`` does for the real Stripe.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ def _port(text: str) -> int:
 # Stripe's ids: a prefix and a run of letters and digits, nothing else.
 _CARD_ID = re.compile(r"ic_[A-Za-z0-9]+")
 _ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
+_CARDHOLDER_ID = re.compile(r"ich_[A-Za-z0-9]+")
 
 
 def _card(text: str) -> tuple[str, str | None]:
@@ -70,6 +77,69 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line on stderr, then exit 2 (argparse would print the usage first)."""
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+# -- card lifecycle events: the flags ------------------------------------------
+
+
+def _cardholder(text: str) -> tuple[str, list[str]]:
+    holder, equals, cards = text.partition("=")
+    card_ids = [card.strip() for card in cards.split(",") if card.strip()]
+    if (
+        not equals
+        or not card_ids
+        or not _CARDHOLDER_ID.fullmatch(holder)
+        or not all(_CARD_ID.fullmatch(card) for card in card_ids)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected CARDHOLDER=CARD[,CARD...] (ich_...=ic_...), not {text!r}"
+        )
+    return holder, card_ids
+
+
+def _webhook_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
+def _webhook_secret(text: str) -> str:
+    if not text.startswith("whsec_"):
+        raise argparse.ArgumentTypeError("a webhook signing secret starts with whsec_")
+    return text
+
+
+def _add_event_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cardholder",
+        type=_cardholder,
+        action="append",
+        default=[],
+        metavar="CARDHOLDER=CARD[,CARD...]",
+        help="the cardholder (ich_...) of these cards (platform cards unless "
+        "given with --card CARD@ACCOUNT); repeat",
+    )
+    parser.add_argument(
+        "--webhook-url",
+        type=_webhook_url,
+        help="post card and cardholder events here, as Stripe posts to a "
+        "webhook endpoint (needs --webhook-secret)",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        type=_webhook_secret,
+        help="the endpoint's signing secret (whsec_...) that signs each event",
+    )
+
+
+def _cards_with_holders(
+    cards: list[tuple[str, str | None]], holders: list[tuple[str, list[str]]]
+) -> list[tuple[str, str | None, str | None]]:
+    """Every card to add: its account, and its cardholder if one is named."""
+    holder_of = {card: holder for holder, card_ids in holders for card in card_ids}
+    accounts = dict(cards)
+    named = list(dict.fromkeys([*accounts, *holder_of]))
+    return [(card, accounts.get(card), holder_of.get(card)) for card in named]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ACCOUNT",
         help="a connected account without cards (for Account Sessions); repeat",
     )
+    _add_event_flags(parser)
     return parser
 
 
@@ -120,7 +191,10 @@ def _beyond_loopback(url: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the stand-in; returns the exit status (argparse exits 2 on bad usage)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (args.webhook_url is None) != (args.webhook_secret is None):
+        parser.error("--webhook-url and --webhook-secret go together")
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -129,7 +203,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("SIGTERM", "SIGINT", "SIGHUP"):
         if hasattr(signal, name):  # no SIGHUP on Windows
             signal.signal(getattr(signal, name), on_signal)
-    fake = FakeStripe(host=args.host, port=args.port)
+    fake = FakeStripe(
+        host=args.host,
+        port=args.port,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+    )
     try:
         fake.start()
     except OSError as error:  # the port is taken, or the address is not ours
@@ -145,8 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "loopback: anyone who can reach it can mint keys from it\n"
             )
             sys.stderr.flush()
-        for card_id, account in args.card:
-            fake.add_card(card_id, account=account)
+        for card_id, account, holder in _cards_with_holders(args.card, args.cardholder):
+            fake.add_card(card_id, account=account, cardholder=holder)
         for account in args.account:
             fake.add_account(account)
         line = {

@@ -159,6 +159,9 @@ class _Handler(BaseHTTPRequestHandler):
         if pause:
             server.pause(pause)
         reply = server.simulation.respond(incoming, fault)
+        # Stripe's events for what the request changed, before its answer:
+        # a test that froze a card sees the endpoint's answer once it returns.
+        server.simulation.flush_events()
         if reply is None:
             # Answer nothing and hang up, like a connection lost mid-flight.
             self.close_connection = True

@@ -22,9 +22,11 @@ import string
 import threading
 import types
 from collections import deque
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import attrs
+
+from ._lifecycle import CARDS_PATH, EventDelivery, Lifecycle, Request, StripeEvent
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -445,6 +447,8 @@ class Simulation:
         self._faults: deque[Fault] = deque()
         self._latency = latency
         self._saved: dict[tuple[str, str, str], _Saved] = {}
+        self._lifecycle = Lifecycle()
+        self.delivery = EventDelivery()
 
     # -- set-up and inspection, called by the test through FakeStripe ------
 
@@ -456,9 +460,12 @@ class Simulation:
         with self._lock:
             self._offset += seconds
 
-    def add_card(self, card_id: str, account: str | None) -> None:
+    def add_card(
+        self, card_id: str, account: str | None, cardholder: str | None = None
+    ) -> None:
         with self._lock:
             self._cards[card_id] = account or _PLATFORM
+            self._lifecycle.add_card(card_id, account, cardholder)
             if account is not None:
                 self._accounts.add(account)
 
@@ -616,6 +623,9 @@ class Simulation:
             return self._create_nonce(incoming)
         if method == "GET" and browser_path and path != NONCE_PATH:
             return self._retrieve_card(incoming, path.removeprefix(CARD_PATH_PREFIX))
+        lifecycle = self._lifecycle.answer(self, incoming)
+        if lifecycle is not None:
+            return lifecycle
         return error_reply(
             404,
             f"Unrecognized request URL ({method}: {path}). FakeStripe simulates "
@@ -982,7 +992,83 @@ class Simulation:
             "livemode": False,
             "status": "active",
             "type": "virtual",
+            **self._lifecycle.card_fields(self, card_id),
         }
+
+    # -- card lifecycle (testing/_lifecycle.py) -------------------------------
+    # Called under the lock, by the lifecycle's routes.
+
+    def check_secret_key(self, incoming: Request) -> Reply | None:
+        return self._check_secret_key(cast("Incoming", incoming))
+
+    def check_account(self, incoming: Request) -> Reply | None:
+        return self._check_account(cast("Incoming", incoming))
+
+    def reply(self, status: int, body: Mapping[str, object]) -> Reply:
+        return Reply(status, body)
+
+    def error(
+        self, status: int, message: str, *, code: str | None = None, param: str
+    ) -> Reply:
+        return error_reply(status, message, code=code, param=param)
+
+    def owns(self, account: str | None, card_id: str) -> bool:
+        return self._owns(account, card_id)
+
+    def card_object(self, card_id: str) -> dict[str, object]:
+        return self._card_object(card_id)
+
+    def cards_of(self, account: str | None) -> list[str]:
+        """The cards *account* owns (``None``: the platform), oldest first."""
+        owner = account or _PLATFORM
+        return [card for card, held_by in self._cards.items() if held_by == owner]
+
+    def now_locked(self) -> int:
+        return self._now()
+
+    # Called by the test and the server, outside the lock.
+
+    @property
+    def events(self) -> tuple[StripeEvent, ...]:
+        with self._lock:
+            return tuple(self._lifecycle.events)
+
+    def block_cardholder(self, cardholder: str) -> None:
+        with self._lock:
+            if cardholder not in self._lifecycle.holders:
+                raise KeyError(cardholder)
+            self._lifecycle.set_holder_status(self, cardholder, "blocked")
+        self.flush_events()
+
+    def flush_events(self) -> None:
+        """Deliver the events made since the last flush, outside the lock.
+
+        The endpoint that receives them calls the fake back (to revoke, to
+        list cards), so the lock must be free while it is posted to.
+        """
+        with self._lock:
+            events = self._lifecycle.take_outbox()
+            now = self._now()
+        if events:
+            self.delivery.deliver(events, now)
+
+    def signed_event(
+        self, event_id: str, secret: str | None
+    ) -> tuple[bytes, dict[str, str]]:
+        with self._lock:
+            events = [e for e in self._lifecycle.events if e.id == event_id]
+            now = self._now()
+        if not events:
+            raise KeyError(event_id)
+        return events[0].body, self.delivery.headers_for(events[0], now, secret)
+
+    def redeliver(self, event_id: str) -> None:
+        with self._lock:
+            events = [e for e in self._lifecycle.events if e.id == event_id]
+            now = self._now()
+        if not events:
+            raise KeyError(event_id)
+        self.delivery.deliver(events, now)
 
 
 def _secret_key_call(incoming: Incoming) -> bool:
@@ -990,6 +1076,7 @@ def _secret_key_call(incoming: Incoming) -> bool:
     return incoming.method != "OPTIONS" and (
         incoming.path in {EPHEMERAL_KEYS_PATH, ACCOUNT_SESSIONS_PATH}
         or incoming.path.startswith(EPHEMERAL_KEYS_PATH + "/")
+        or (incoming.method == "GET" and incoming.path == CARDS_PATH)
     )
 
 
