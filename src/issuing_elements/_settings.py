@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ._ledger import KeyLedger
     from ._rate_limit import RateLimiter
     from ._records import IssuedKey
+    from ._stripe_call import Bulkhead
 
 
 @attrs.frozen(kw_only=True)
@@ -52,3 +53,7 @@ class Settings(Generic[UserT]):
     # Stores that live in this process answer at once: no bound needed.
     limiter_in_process: bool = False
     ledger_in_process: bool = False
+    # The calls each dependency may have in flight at once (max_concurrent_calls).
+    stripe_calls: Bulkhead
+    limiter_calls: Bulkhead
+    ledger_calls: Bulkhead

@@ -341,6 +341,7 @@ def _remember(
         lambda: ledger.record(entry),
         lambda: ledger.arecord(entry),
         in_process=in_process,
+        bulkhead=settings.ledger_calls,
     )
     since = started - CLOCK_MARGIN
     card_id = key.card_id
@@ -351,6 +352,7 @@ def _remember(
         lambda: ledger.revoked_since(user_id=user_id, card_id=card_id, since=since),
         lambda: ledger.arevoked_since(user_id=user_id, card_id=card_id, since=since),
         in_process=in_process,
+        bulkhead=settings.ledger_calls,
     )
     if revoked:
         logger.warning(
