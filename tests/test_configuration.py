@@ -280,6 +280,14 @@ def test_refused_deadlines(stripe_client: stripe.StripeClient, deadline: Any) ->
         EphemeralKeyIssuer(stripe_client, allow, deadline=deadline)
 
 
+@pytest.mark.parametrize("limit", [0, -1, 513, True, 1.5, "10", None])
+def test_refused_concurrent_calls(
+    stripe_client: stripe.StripeClient, limit: Any
+) -> None:
+    with pytest.raises(ConfigurationError, match="max_concurrent_calls"):
+        EphemeralKeyIssuer(stripe_client, allow, max_concurrent_calls=limit)
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [("audit", None), ("audit", "log"), ("user_id", 42)],

@@ -25,7 +25,14 @@ from ._flows import account_sessions, keys, revocation, stripe_events
 from ._origin import normalize_origins
 from ._page import check_page_options
 from ._settings import Settings
-from ._stripe_call import async_refusal, client_bound, sync_refusal
+from ._stripe_call import (
+    MAX_CONCURRENT_CALLS,
+    MAX_THREADS,
+    Bulkhead,
+    async_refusal,
+    client_bound,
+    sync_refusal,
+)
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -140,6 +147,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         max_network_retries: int = 2,
         max_body_bytes: int = 4096,
         deadline: float = 10.0,
+        max_concurrent_calls: int = MAX_CONCURRENT_CALLS,
         refresh_margin: int | None = None,
         elements: Callable[[UserT, IssuedKey], Sequence[ElementOptions]] | None = None,
         user_id: Callable[[UserT], str] | None = None,
@@ -158,6 +166,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         if max_body_bytes < 256:
             raise ConfigurationError("max_body_bytes must be at least 256.")
         _check_deadline(deadline)
+        _check_concurrent_calls(max_concurrent_calls)
         check_page_options(elements, refresh_margin)
         for name, value in (("user_id", user_id), ("audit", audit)):
             if value is not None and not callable(value):
@@ -209,6 +218,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
             stripe_refusals=stripe_refusals,
             limiter_refusals=limiter_refusals,
             ledger_refusals=ledger_refusals,
+            stripe_calls=Bulkhead(max_concurrent_calls),
+            limiter_calls=Bulkhead(max_concurrent_calls),
+            ledger_calls=Bulkhead(max_concurrent_calls),
         )
 
     def __repr__(self) -> str:
@@ -575,4 +587,13 @@ def _check_deadline(deadline: object) -> None:
     ):
         raise ConfigurationError(
             f"deadline must be seconds, more than 0 and at most {MAX_DEADLINE:g}."
+        )
+
+
+def _check_concurrent_calls(limit: object) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise ConfigurationError("max_concurrent_calls must be an integer.")
+    if not 1 <= limit <= MAX_THREADS:
+        raise ConfigurationError(
+            f"max_concurrent_calls must be between 1 and {MAX_THREADS}."
         )

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._ledger import KeyLedger
     from ._rate_limit import RateLimiter
     from ._records import IssuedKey
+    from ._stripe_call import Bulkhead
 
 
 # Why the sync methods, and why the async methods, cannot use a dependency.
@@ -66,3 +67,7 @@ class Settings(Generic[UserT]):
     stripe_refusals: Refusals = (None, None)
     limiter_refusals: Refusals = (None, None)
     ledger_refusals: Refusals = (None, None)
+    # The calls each dependency may have in flight at once (max_concurrent_calls).
+    stripe_calls: Bulkhead
+    limiter_calls: Bulkhead
+    ledger_calls: Bulkhead

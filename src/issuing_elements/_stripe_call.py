@@ -21,11 +21,14 @@ timeout, not by the deadline, queued behind nothing.
 
 An abandoned call no longer counts against the workers that new calls need:
 every call gets an idle worker or a new one, so calls that hang do not make
-later calls wait. What remains is a safety valve on memory: past
-`MAX_THREADS` worker threads alive at once (most of them then hung on
-a Stripe that does not answer, until their HTTP client gives up), a new call
-is refused at once with `StripeUnavailableError` and one log line.
-Workers beyond `MAX_IDLE` that fall idle exit.
+later calls wait. It still holds a place in its `Bulkhead` (one per issuer
+and dependency: Stripe, the rate limiter, the key ledger) until it is over,
+so a dependency that hangs fills its own bulkhead and no other's: past
+its limit a call to it is refused at once (``on_full``), and nothing else
+waits. What remains is a safety valve on memory: past `MAX_THREADS` worker
+threads alive at once, every issuer's calls together, a new call is
+refused at once the same way. Workers beyond `MAX_IDLE` that fall idle
+exit. Inline calls take no place: their own client bounds them.
 
 stripe-python's async HTTP clients keep one connection pool bound to the
 event loop that first used them; on any other loop a request can reach
@@ -68,6 +71,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
 __all__ = [
+    "MAX_CONCURRENT_CALLS",
+    "Bulkhead",
     "acall_in_background",
     "acall_within",
     "async_refusal",
@@ -88,6 +93,54 @@ T = TypeVar("T")
 MAX_THREADS = 512
 # Idle workers kept for the next calls; one that falls idle beyond it exits.
 MAX_IDLE = 64
+# Calls in flight at once per issuer and dependency, by default: at about
+# 0.3 s a call, 100 in flight ask some 300 calls a second, three times
+# Stripe's default live-mode rate limit, and a healthy Redis never holds
+# that many. Five dependencies all hung (an issuer's three and another's
+# two) stay under MAX_THREADS.
+MAX_CONCURRENT_CALLS = 100
+
+
+class Bulkhead:
+    """The calls one dependency of one issuer may have in flight at once.
+
+    A call holds its place from `enter` until it is over, whether its
+    caller waited for it or gave up at the deadline; so a dependency that
+    hangs can fill its own bulkhead, and no other's. Thread-safe, and
+    never blocks: a full bulkhead refuses.
+    """
+
+    __slots__ = ("_in_flight", "_lock", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    @property
+    def in_flight(self) -> int:
+        """The calls that hold a place now."""
+        return self._in_flight
+
+    def enter(self) -> bool:
+        """Take a place for one call; ``False`` when all are taken."""
+        with self._lock:
+            if self._in_flight >= self.limit:
+                return False
+            self._in_flight += 1
+            return True
+
+    def leave(self) -> None:
+        """Give back the place of a call that is over."""
+        with self._lock:
+            self._in_flight -= 1
+
+    def why_refused(self) -> str:
+        """Why a call was refused when `enter` said no, for the log."""
+        return (
+            f"{self.limit} calls to it are in flight for this issuer, the most "
+            "max_concurrent_calls allows"
+        )
 
 
 def stripe_too_slow(
@@ -110,11 +163,29 @@ def stripe_too_slow(
     )
 
 
+def stripe_too_busy(reason: str, seconds: float) -> IssuingElementsError:
+    """What a call to Stripe refused at once answers: 503, and one log line.
+
+    *reason* says what is full; *seconds* is what was left of the deadline.
+    """
+    logger.error(
+        "Refusing a call to Stripe at once (503): %s. Most are calls abandoned "
+        "at the deadline that still wait on the HTTP client's own timeout; a "
+        "shorter timeout on the StripeClient's http_client frees them sooner.",
+        reason,
+    )
+    return StripeUnavailableError(
+        "Too many calls to Stripe are waiting.",
+        retry_after=max(1, math.ceil(seconds)),
+    )
+
+
 class _Call(Generic[T]):
     """One call handed to a worker, and the caller's claim on its result."""
 
     __slots__ = (
         "abandoned",
+        "bulkhead",
         "done",
         "error",
         "finished",
@@ -130,10 +201,12 @@ class _Call(Generic[T]):
         function: Callable[[], T],
         on_late: Callable[[T], None] | None,
         on_timeout: Callable[[float], IssuingElementsError],
+        bulkhead: Bulkhead | None = None,
     ) -> None:
         self.function = function
         self.on_late = on_late
         self.on_timeout = on_timeout
+        self.bulkhead = bulkhead
         self.result: T | None = None
         self.error: BaseException | None = None
         self.finished = False
@@ -146,13 +219,16 @@ class _Call(Generic[T]):
         """Run the call; *free()* marks its worker idle and says if it stays."""
         with self.state:
             if self.abandoned:
+                self._leave()
                 return free()  # the caller gave up before a worker was free: no call
         try:
             self.result = self.function()
         except BaseException as error:  # noqa: BLE001 - handed to the caller as it is
             self.error = error
         if not self._finish():
-            # Idle before the caller wakes, so that its next call finds this worker.
+            # Idle and out of its bulkhead before the caller wakes, so that
+            # its next call finds this worker and its place.
+            self._leave()
             stays = free()
             self.done.release()
             return stays
@@ -162,7 +238,12 @@ class _Call(Generic[T]):
                 self.on_late(self.result)  # type: ignore[arg-type]  # set when no error
             except Exception:
                 logger.exception("Handling a Stripe call that finished late failed.")
+        self._leave()
         return free()
+
+    def _leave(self) -> None:
+        if self.bulkhead is not None:
+            self.bulkhead.leave()
 
     def _finish(self) -> bool:
         """Mark the call finished; whether its caller had given up on it."""
@@ -236,26 +317,22 @@ class _Workers:
 _workers = _Workers()
 
 
-def _refused(seconds: float) -> StripeUnavailableError:
-    logger.error(
-        "%s worker threads are busy with calls to Stripe, most of them "
-        "abandoned at the deadline and still waiting on the HTTP client's own "
-        "timeout; refusing this call at once (503). A shorter timeout on the "
-        "StripeClient's http_client frees them sooner.",
-        MAX_THREADS,
-    )
-    return StripeUnavailableError(
-        "Too many calls to Stripe are waiting.", retry_after=max(1, int(seconds))
+def _threads_busy() -> str:
+    return (
+        f"{MAX_THREADS} worker threads are busy in this process (every "
+        "issuer's calls to Stripe and to its stores together)"
     )
 
 
-def call_within(
+def call_within(  # noqa: PLR0913 - the call, its bound, and who answers for it
     seconds: float,
     function: Callable[[], T],
     on_late: Callable[[T], None] | None = None,
     *,
     inline: bool = False,
     on_timeout: Callable[[float], IssuingElementsError] = stripe_too_slow,
+    bulkhead: Bulkhead | None = None,
+    on_full: Callable[[str, float], IssuingElementsError] = stripe_too_busy,
 ) -> T:
     """``function()``, or ``on_timeout(seconds)`` raised after *seconds*.
 
@@ -263,13 +340,19 @@ def call_within(
     `runs_inline`; and for a call already in the background, such as
     the revocation of a late key, whose bound is the HTTP client's own).
     *on_timeout* says who was too slow (Stripe, unless told otherwise: a
-    Redis store too runs here) and logs it.
+    Redis store too runs here) and logs it. Otherwise the call holds a
+    place in *bulkhead* until it is over; when it has none, or past
+    `MAX_THREADS`, ``on_full(reason, seconds)`` is raised at once.
     """
     if inline:
         return function()
-    call = _Call(function, on_late, on_timeout)
+    if bulkhead is not None and not bulkhead.enter():
+        raise on_full(bulkhead.why_refused(), seconds)
+    call = _Call(function, on_late, on_timeout, bulkhead)
     if not _workers.submit(call):  # type: ignore[arg-type]  # the queue holds calls of any result
-        raise _refused(seconds)
+        if bulkhead is not None:
+            bulkhead.leave()
+        raise on_full(_threads_busy(), seconds)
     return call.wait(seconds)
 
 
@@ -296,22 +379,37 @@ def acall_in_background(function: Callable[[], Awaitable[object]]) -> None:
 _late_tasks: set[asyncio.Future[Any]] = set()
 
 
-async def acall_within(
+async def acall_within(  # noqa: PLR0913 - the same as call_within's
     seconds: float,
     function: Callable[[], Awaitable[T]],
     on_late: Callable[[T], Awaitable[None]] | None = None,
     *,
     inline: bool = False,
     on_timeout: Callable[[float], IssuingElementsError] = stripe_too_slow,
+    bulkhead: Bulkhead | None = None,
+    on_full: Callable[[str, float], IssuingElementsError] = stripe_too_busy,
 ) -> T:
     """Same as `call_within`, but async: ``await function()``, bounded.
 
     The call runs as a task of its own even *inline* (then with no
-    ``wait_for``): a caller that is cancelled, as an ASGI server cancels a
-    request whose browser left, abandons the call instead of cutting it, so
-    that a key Stripe issues meanwhile still reaches ``on_late``.
+    ``wait_for``, and no place in *bulkhead*): a caller that is cancelled,
+    as an ASGI server cancels a request whose browser left, abandons the
+    call instead of cutting it, so that a key Stripe issues meanwhile still
+    reaches ``on_late``. An abandoned task holds its place until it ends.
     """
-    task: asyncio.Future[T] = asyncio.ensure_future(function())
+    place = None if inline else bulkhead
+    if place is not None and not place.enter():
+        raise on_full(place.why_refused(), seconds)
+    try:
+        task: asyncio.Future[T] = asyncio.ensure_future(function())
+    except BaseException:
+        if place is not None:
+            place.leave()
+        raise
+    if place is not None:
+        # Before the shield's own callback: the place is free when the caller wakes.
+        leave = place.leave
+        task.add_done_callback(lambda _: leave())
     try:
         if inline:
             return await asyncio.shield(task)

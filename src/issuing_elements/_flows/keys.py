@@ -389,6 +389,7 @@ def _record(
         lambda: ledger.record(entry),
         lambda: ledger.arecord(entry),
         in_process=settings.ledger_in_process,
+        bulkhead=settings.ledger_calls,
     )
     return entry
 
@@ -416,6 +417,7 @@ def _refuse_if_revoked(
         lambda: ledger.revoked_since(user_id=user_id, card_id=card_id, since=since),
         lambda: ledger.arevoked_since(user_id=user_id, card_id=card_id, since=since),
         in_process=settings.ledger_in_process,
+        bulkhead=settings.ledger_calls,
     )
     if revoked:
         logger.warning(

@@ -204,6 +204,7 @@ def _ask_ledger(
             synchronous,
             asynchronous,
             in_process=settings.ledger_in_process,
+            bulkhead=settings.ledger_calls,
         )
     )
 

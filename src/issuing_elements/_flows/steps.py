@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from issuing_elements._request import RequestContext
     from issuing_elements._settings import Refusals, Settings
     from issuing_elements._stripe_api import StripeAnswer
+    from issuing_elements._stripe_call import Bulkhead
 
 logger = logging.getLogger("issuing_elements")
 
@@ -220,6 +221,7 @@ def _spend(
             synchronous,
             asynchronous,
             in_process=settings.limiter_in_process,
+            bulkhead=settings.limiter_calls,
         )
     except ServiceUnavailableError:
         if getattr(limiter, "fail_open", False) is not True:
@@ -232,7 +234,7 @@ def _spend(
         raise RateLimitedError("The rate limit is reached.", retry_after=seconds)
 
 
-def call_store(  # noqa: PLR0913 - what it is, by when, and its two ways
+def call_store(  # noqa: PLR0913 - what it is, by when, its two ways, its bulkhead
     what: str,
     store: object,
     deadline_at: float,
@@ -240,17 +242,38 @@ def call_store(  # noqa: PLR0913 - what it is, by when, and its two ways
     asynchronous: Callable[[], Awaitable[T]],
     *,
     in_process: bool,
+    bulkhead: Bulkhead,
 ) -> Flow[T]:
     """A call to the rate limiter or the key ledger, answered by *deadline_at*.
 
     Whatever the store's client does (redis-py's own timeouts and retries
     included), the request waits no longer than its deadline: then 503
-    ``service_unavailable``, and one log line names the store. The
-    library's in-memory stores answer at once, and are called as they are.
+    ``service_unavailable``, and one log line names the store. The call
+    holds a place in the store's *bulkhead* until it is over (a sync call
+    abandoned at the deadline, until its client gives up); with none
+    free, 503 at once, named the same way. The library's in-memory stores
+    answer at once, and are called as they are.
     """
     if in_process:
         return (yield from wait(synchronous, asynchronous))
     said: list[IssuingElementsError] = []  # the errors logged already
+
+    def too_busy(reason: str, seconds: float) -> IssuingElementsError:
+        logger.error(
+            "Refusing a call to the %s (%s) at once (503): %s. Most are calls "
+            "abandoned at the deadline that still wait on its client; give its "
+            "Redis client a socket_timeout and a bounded retry, so that they "
+            "give up sooner.",
+            what,
+            type(store).__name__,
+            reason,
+        )
+        error = ServiceUnavailableError(
+            f"Too many calls to the {what} are waiting.",
+            retry_after=max(1, math.ceil(seconds)),
+        )
+        said.append(error)
+        return error
 
     def too_slow(seconds: float) -> IssuingElementsError:
         logger.error(
@@ -270,15 +293,24 @@ def call_store(  # noqa: PLR0913 - what it is, by when, and its two ways
 
     def bounded() -> T:
         return call_within(
-            remaining(deadline_at, f"the {what}"), synchronous, on_timeout=too_slow
+            remaining(deadline_at, f"the {what}"),
+            synchronous,
+            on_timeout=too_slow,
+            bulkhead=bulkhead,
+            on_full=too_busy,
         )
 
     async def abounded() -> T:
         seconds = remaining(deadline_at, f"the {what}")
+        # Cancelled at the deadline, the call is over when wait_for returns.
+        if not bulkhead.enter():
+            raise too_busy(bulkhead.why_refused(), seconds)
         try:
             return await asyncio.wait_for(asynchronous(), seconds)
         except asyncio.TimeoutError:
             raise too_slow(seconds) from None
+        finally:
+            bulkhead.leave()
 
     try:
         return (yield from wait(bounded, abounded))
@@ -305,9 +337,11 @@ def call_stripe(  # noqa: PLR0913 - by when, the two ways, and the late key's fa
 
     Inline where the HTTP client's own bound fits in what is left of the
     deadline (no worker thread); else on a worker, abandoned at the
-    deadline, and an answer that comes after is handed to *late*. A call
-    *in_background* (a late key's revocation) is bounded by its HTTP client
-    alone. The answer comes back held (`held`), so that no variable shows it.
+    deadline, and an answer that comes after is handed to *late*; such a
+    call holds a place in the issuer's Stripe bulkhead until it is over,
+    and with none free the answer is 503 at once. A call *in_background*
+    (a late key's revocation) is bounded by its HTTP client alone. The
+    answer comes back held (`held`), so that no variable shows it.
     """
     client = settings.client
 
@@ -323,6 +357,7 @@ def call_stripe(  # noqa: PLR0913 - by when, the two ways, and the late key's fa
             late,
             inline=inline,
             on_timeout=too_slow,
+            bulkhead=settings.stripe_calls,
         )
 
     async def abounded() -> StripeAnswer:
@@ -335,6 +370,7 @@ def call_stripe(  # noqa: PLR0913 - by when, the two ways, and the late key's fa
             alate,
             inline=inline,
             on_timeout=too_slow,
+            bulkhead=settings.stripe_calls,
         )
 
     return (yield from wait(bounded, abounded))
