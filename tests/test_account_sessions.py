@@ -578,7 +578,7 @@ def test_a_refused_answer_is_logged_without_its_secret(
     issuer = make_issuer(fake)
     # Stripe answers, but not with what was granted.
     monkeypatch.setattr(
-        "issuing_elements._stripe_api._as_granted", lambda _response, _grant: False
+        "issuing_elements._stripe_answers._as_granted", lambda _response, _grant: False
     )
 
     with pytest.raises(ServerMisconfiguredError):

@@ -28,7 +28,7 @@ import redis
 import redis.asyncio
 import stripe
 
-import issuing_elements._stripe_call as stripe_call
+import issuing_elements._bounded_calls as bounded_calls
 from issuing_elements import (
     EphemeralKeyIssuer,
     HttpResponse,
@@ -37,7 +37,7 @@ from issuing_elements import (
     RedisKeyLedger,
     RedisRateLimiter,
 )
-from issuing_elements._stripe_call import Bulkhead, acall_within, call_within
+from issuing_elements._bounded_calls import Bulkhead, acall_within, call_within
 from issuing_elements.exceptions import StripeUnavailableError
 from issuing_elements.testing import FakeStripe
 from socket_stand_ins import SilentServer
@@ -69,11 +69,11 @@ def stalled() -> Iterator[SilentServer]:
 
 
 @pytest.fixture
-def small_valve(monkeypatch: pytest.MonkeyPatch) -> stripe_call._Workers:
+def small_valve(monkeypatch: pytest.MonkeyPatch) -> bounded_calls._Workers:
     """A worker pool whose cap has room for one bulkhead and a few calls more."""
-    monkeypatch.setattr(stripe_call, "MAX_THREADS", 3 * LIMIT)
-    workers = stripe_call._Workers()
-    monkeypatch.setattr(stripe_call, "_workers", workers)
+    monkeypatch.setattr(bounded_calls, "MAX_THREADS", 3 * LIMIT)
+    workers = bounded_calls._Workers()
+    monkeypatch.setattr(bounded_calls, "_workers", workers)
     return workers
 
 
@@ -138,7 +138,7 @@ def in_parallel(count: int, ask: Callable[[], HttpResponse]) -> list[HttpRespons
 def test_a_stalled_store_fills_its_own_bulkhead_and_nothing_else(
     fake: FakeStripe,
     stalled: SilentServer,
-    small_valve: stripe_call._Workers,
+    small_valve: bounded_calls._Workers,
     caplog: pytest.LogCaptureFixture,
     store: str,
 ) -> None:
@@ -249,7 +249,7 @@ def test_a_stalled_async_store_fills_its_own_bulkhead_and_nothing_else(
 
 def test_a_hung_stripe_fills_its_own_bulkhead_and_nothing_else(
     fake: FakeStripe,
-    small_valve: stripe_call._Workers,
+    small_valve: bounded_calls._Workers,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with SilentServer() as hung:

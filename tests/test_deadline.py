@@ -21,7 +21,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from issuing_elements import EphemeralKeyIssuer, Grant, HttpResponse
-from issuing_elements._stripe_call import _late_tasks, _workers
+from issuing_elements._bounded_calls import _late_tasks, _workers
 from issuing_elements.exceptions import StripeUnavailableError
 from socket_stand_ins import SilentServer
 from stripe_wire import ACCOUNT, API_KEY, CARD, KEY_ID, NONCE, key_object, owner_of

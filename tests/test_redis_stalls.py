@@ -197,7 +197,7 @@ def test_revoke_user_on_a_stalled_ledger_answers_within_its_deadline(
 
 def test_the_memory_stores_run_on_the_callers_thread(fake: FakeStripe) -> None:
     """No worker thread, no bound to pay: they answer at once."""
-    from issuing_elements._stripe_call import _workers  # noqa: PLC0415 - a private counter
+    from issuing_elements._bounded_calls import _workers  # noqa: PLC0415 - a private counter
 
     # A client whose own timeout bounds the call: Stripe runs inline too.
     http = stripe.HTTPXClient(timeout=1, allow_sync_methods=True)

@@ -30,7 +30,7 @@ from issuing_elements import (
     HttpResponse,
     IssuingCardComponent,
 )
-from issuing_elements._stripe_api import (
+from issuing_elements._stripe_answers import (
     MAX_RETRY_AFTER,
     MIN_KEY_LIFETIME,
     _retry_after,

@@ -22,14 +22,10 @@ import stripe
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-import issuing_elements._stripe_call as stripe_call
+import issuing_elements._bounded_calls as bounded_calls
 from issuing_elements import EphemeralKeyIssuer, Grant, HttpResponse
-from issuing_elements._stripe_call import (
-    _late_tasks,
-    _workers,
-    call_within,
-    client_bound,
-)
+from issuing_elements._bounded_calls import _late_tasks, _workers, call_within
+from issuing_elements._stripe_client import client_bound
 from issuing_elements.exceptions import StripeUnavailableError
 from socket_stand_ins import SilentServer
 from stripe_wire import API_KEY, CARD, NONCE, key_object, owner_of
@@ -213,8 +209,8 @@ def test_a_late_revocation_is_not_bound_by_the_deadline(
 def test_past_the_thread_cap_a_call_is_refused_at_once(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(stripe_call, "MAX_THREADS", 2)
-    monkeypatch.setattr(stripe_call, "_workers", stripe_call._Workers())
+    monkeypatch.setattr(bounded_calls, "MAX_THREADS", 2)
+    monkeypatch.setattr(bounded_calls, "_workers", bounded_calls._Workers())
     release = threading.Event()
 
     def hold_a_worker() -> None:
@@ -245,8 +241,8 @@ def test_past_the_thread_cap_a_call_is_refused_at_once(
 
 def test_sequential_calls_reuse_one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     # A worker counts itself idle before its caller wakes: no thread per call.
-    workers = stripe_call._Workers()
-    monkeypatch.setattr(stripe_call, "_workers", workers)
+    workers = bounded_calls._Workers()
+    monkeypatch.setattr(bounded_calls, "_workers", workers)
 
     answers = [call_within(DEADLINE, lambda: "answer") for _ in range(50)]
 

@@ -37,7 +37,8 @@ from issuing_elements import (
     LiveKey,
     MemoryKeyLedger,
 )
-from issuing_elements._driver import Flow, arun, run, wait
+from issuing_elements._driver import arun, run
+from issuing_elements._needs import Flow, Need, ask
 from issuing_elements.exceptions import ServerMisconfiguredError
 from issuing_elements.testing import FakeStripe
 from stripe_wire import CARD, KEY_SECRET, NONCE, key_object
@@ -451,15 +452,18 @@ def test_an_error_out_of_a_door_keeps_no_locals_and_no_hidden_context(
 
 
 def _flow_that_logs_after_an_answer() -> Flow[None]:
-    def answer() -> dict[str, str]:
-        return {"client_secret": SESSION_SECRETS["bare"]}
-
-    async def aanswer() -> dict[str, str]:
-        return answer()
-
     # The flow keeps only the answer's size; an ERROR line is written next.
-    size = len((yield from wait(answer, aanswer)))
+    need: Need[dict[str, str]] = Need()
+    size = len((yield from ask(need)))
     logging.getLogger("issuing_elements").error("Read %s fields.", size)
+
+
+def _answer(_need: object) -> dict[str, str]:
+    return {"client_secret": SESSION_SECRETS["bare"]}
+
+
+async def _aanswer(need: object) -> dict[str, str]:
+    return _answer(need)
 
 
 @pytest.mark.parametrize("twin", TWINS)
@@ -467,9 +471,9 @@ def test_the_runners_hold_no_answer_while_the_flow_runs(
     events: list[str], twin: str
 ) -> None:
     if twin == "async":
-        asyncio.run(arun(_flow_that_logs_after_an_answer()))
+        asyncio.run(arun(_flow_that_logs_after_an_answer(), _aanswer))
     else:
-        run(_flow_that_logs_after_an_answer())
+        run(_flow_that_logs_after_an_answer(), _answer)
     sentry_sdk.flush()
 
     assert (True, []) == (

@@ -14,7 +14,7 @@ import attrs
 
 from ._ids import api_version_problem, is_account_id
 from ._redact import describe
-from ._stripe_api import client_api_key
+from ._stripe_client import client_api_key
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:

@@ -1,16 +1,11 @@
-"""The driver: one flow, run the sync way or the async way.
+"""The driver: one flow, stepped the sync way or the async way.
 
-A flow is a generator that makes every decision itself and yields a
-`Wait` wherever it must wait on something outside (the rate limiter,
-the authorizer, Stripe, the key ledger). A wait knows how to do its work
-both ways; `run` does it the sync way and `arun` awaits it, and
-each sends the result (or throws the exception, cancellation and
-``KeyboardInterrupt`` included, so that a flow can clean up before it
-re-raises) back into the flow. So the sync and async twins of every public
-method share every line that decides.
-
-Flows call `wait` (``result = yield from wait(...)``) rather than
-yield a `Wait` themselves, so that the result comes back typed.
+A flow (``_flows``) yields what it needs (``_needs``); `run` hands each
+need to a performer's ``perform`` and `arun` awaits its ``aperform``
+(``_perform``), and each sends the result back into the flow, or throws
+the exception in (cancellation and ``KeyboardInterrupt`` included, so that
+a flow can clean up before it re-raises). So the sync and async twins of
+every public method share every line that decides.
 
 Whatever leaves a flow as an exception, the library's own errors and a
 ``KeyboardInterrupt`` passing through alike, leaves it scrubbed
@@ -24,42 +19,20 @@ stack's locals when an ERROR line is logged.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["Flow", "Wait", "arun", "run", "scrub", "wait"]
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
 
-T = TypeVar("T")
+    from ._needs import Flow, Need
+
+__all__ = ["arun", "run", "scrub"]
+
 R = TypeVar("R")
 
 
-class Wait(Generic[T]):
-    """One wait of a flow: how to do it sync, and how async."""
-
-    __slots__ = ("asynchronous", "synchronous")
-
-    def __init__(
-        self,
-        synchronous: Callable[[], T],
-        asynchronous: Callable[[], Awaitable[T]],
-    ) -> None:
-        self.synchronous = synchronous
-        self.asynchronous = asynchronous
-
-
-# What a flow is: it yields waits, is sent their results, and returns R.
-Flow = Generator[Wait[Any], Any, R]
-
-
-def wait(
-    synchronous: Callable[[], T], asynchronous: Callable[[], Awaitable[T]]
-) -> Generator[Wait[T], T, T]:
-    """Yield one wait and return its result: ``x = yield from wait(f, af)``."""
-    return (yield Wait(synchronous, asynchronous))
-
-
 class _Pending:
-    """What a wait gave, until the flow takes it: nobody else holds it meanwhile."""
+    """What a need gave, until the flow takes it: nobody else holds it meanwhile."""
 
     __slots__ = ("error", "value")
 
@@ -67,7 +40,7 @@ class _Pending:
         self.value: object = None
         self.error: BaseException | None = None
 
-    def resume(self, flow: Flow[Any]) -> Wait[Any]:
+    def resume(self, flow: Flow[Any]) -> Need[Any]:
         """Send the value, or throw the error, into *flow*, forgetting it first."""
         if self.error is not None:
             return flow.throw(self._take_error())
@@ -83,12 +56,12 @@ class _Pending:
         return error
 
 
-def run(flow: Flow[R]) -> R:
-    """Drive *flow* to its end, doing each wait the sync way."""
+def run(flow: Flow[R], perform: Callable[[Need[Any]], Any]) -> R:
+    """Drive *flow* to its end, each need done by *perform*."""
     pending = _Pending()
     while True:
         try:
-            step = pending.resume(flow)
+            need = pending.resume(flow)
         except StopIteration as stop:
             result: R = stop.value
             return result
@@ -96,17 +69,17 @@ def run(flow: Flow[R]) -> R:
             scrub(error)
             raise
         try:
-            pending.value = step.synchronous()
+            pending.value = perform(need)
         except BaseException as caught:  # noqa: BLE001 - the flow decides; it may clean up
             pending.error = caught
 
 
-async def arun(flow: Flow[R]) -> R:
-    """Same as `run`, but async: each wait is awaited."""
+async def arun(flow: Flow[R], perform: Callable[[Need[Any]], Awaitable[Any]]) -> R:
+    """Same as `run`, but async: each need is awaited."""
     pending = _Pending()
     while True:
         try:
-            step = pending.resume(flow)
+            need = pending.resume(flow)
         except StopIteration as stop:
             result: R = stop.value
             return result
@@ -114,7 +87,7 @@ async def arun(flow: Flow[R]) -> R:
             scrub(error)
             raise
         try:
-            pending.value = await step.asynchronous()
+            pending.value = await perform(need)
         except BaseException as caught:  # noqa: BLE001 - the flow decides; it may clean up
             pending.error = caught
 

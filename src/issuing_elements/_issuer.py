@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic
 
-from . import _redact, _redis, _stripe_api
+from . import _redact, _redis, _stripe_answers, _stripe_client
 from ._audit import AuditSink, log_audit_event
 from ._authorize import (
     AccountSessionAuthorizer,
@@ -19,20 +19,15 @@ from ._authorize import (
     check_authorizer,
     check_session_authorizer,
 )
+from ._bounded_calls import MAX_CONCURRENT_CALLS, MAX_THREADS, Bulkhead
 from ._driver import arun, run
 from ._events import check_event_body_limit, check_webhook_secrets
 from ._flows import account_sessions, keys, revocation, stripe_events
 from ._origin import normalize_origins
 from ._page import check_page_options
+from ._perform import Performer
 from ._settings import Settings
-from ._stripe_call import (
-    MAX_CONCURRENT_CALLS,
-    MAX_THREADS,
-    Bulkhead,
-    async_refusal,
-    client_bound,
-    sync_refusal,
-)
+from ._stripe_client import async_refusal, client_bound, sync_refusal
 from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -136,7 +131,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
             blocking Redis store, say).
     """
 
-    __slots__ = ("_settings",)
+    __slots__ = ("_performer", "_settings")
 
     def __init__(  # noqa: PLR0913 - each keyword is one documented endpoint option
         self,
@@ -159,7 +154,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         webhook_secrets: Iterable[str] | None = None,
         max_event_bytes: int = 256 * 1024,
     ) -> None:
-        _stripe_api.check_client(stripe_client)
+        _stripe_client.check_client(stripe_client)
         check_authorizer(authorizer)
         if not 0 <= max_network_retries <= 5:
             raise ConfigurationError("max_network_retries must be between 0 and 5.")
@@ -177,6 +172,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
             )
         check_session_authorizer(account_sessions)
         _check_rate_limiter(rate_limiter)
+        _check_key_ledger(key_ledger)
         secrets = check_webhook_secrets(webhook_secrets)
         if secrets is not None and key_ledger is None:
             raise ConfigurationError(
@@ -185,9 +181,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 "(one process) or RedisKeyLedger(...) (a fleet)."
             )
         check_event_body_limit(max_event_bytes)
-        version = _stripe_api.resolve_api_version(stripe_client, api_version)
+        version = _stripe_client.resolve_api_version(stripe_client, api_version)
         if account_sessions is not None:
-            _stripe_api.check_session_api_version(version)
+            _stripe_answers.check_session_api_version(version)
         stripe_refusals = sync_refusal(stripe_client), async_refusal(stripe_client)
         limiter_refusals = _redis_refusals(rate_limiter, "rate limiter")
         ledger_refusals = _redis_refusals(key_ledger, "key ledger")
@@ -213,8 +209,6 @@ class EphemeralKeyIssuer(Generic[UserT]):
             astripe_bound=client_bound(
                 stripe_client, max_network_retries, asynchronous=True
             ),
-            limiter_in_process=_in_process(rate_limiter),
-            ledger_in_process=_in_process(key_ledger),
             stripe_refusals=stripe_refusals,
             limiter_refusals=limiter_refusals,
             ledger_refusals=ledger_refusals,
@@ -222,6 +216,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
             limiter_calls=Bulkhead(max_concurrent_calls),
             ledger_calls=Bulkhead(max_concurrent_calls),
         )
+        self._performer = Performer(self._settings)
 
     def __repr__(self) -> str:
         return (
@@ -274,7 +269,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 content_type=content_type,
                 headers=headers,
                 client_ip=client_ip,
-            )
+            ),
+            self._performer.perform,
         )
 
     async def ahandle(
@@ -295,7 +291,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 content_type=content_type,
                 headers=headers,
                 client_ip=client_ip,
-            )
+            ),
+            self._performer.aperform,
         )
 
     def issue(self, user: UserT | None, *, card_id: str, nonce: str) -> IssuedKey:
@@ -306,13 +303,17 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 [`issuing_elements.exceptions`][issuing_elements.exceptions]); nothing
                 is issued.
         """
-        return run(keys.issue(self._settings, user, card_id, nonce))
+        return run(
+            keys.issue(self._settings, user, card_id, nonce), self._performer.perform
+        )
 
     async def aissue(
         self, user: UserT | None, *, card_id: str, nonce: str
     ) -> IssuedKey:
         """Same as `issue`, but async; the authorizer may be sync or async."""
-        return await arun(keys.issue(self._settings, user, card_id, nonce))
+        return await arun(
+            keys.issue(self._settings, user, card_id, nonce), self._performer.aperform
+        )
 
     def handle_mobile(
         self,
@@ -340,7 +341,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 content_type=content_type,
                 headers=headers,
                 client_ip=client_ip,
-            )
+            ),
+            self._performer.perform,
         )
 
     async def ahandle_mobile(
@@ -361,7 +363,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 content_type=content_type,
                 headers=headers,
                 client_ip=client_ip,
-            )
+            ),
+            self._performer.aperform,
         )
 
     def issue_mobile(
@@ -375,13 +378,19 @@ class EphemeralKeyIssuer(Generic[UserT]):
         Raises:
             IssuingElementsError: A subclass per outcome; nothing is issued.
         """
-        return run(keys.issue_mobile(self._settings, user, card_id, api_version))
+        return run(
+            keys.issue_mobile(self._settings, user, card_id, api_version),
+            self._performer.perform,
+        )
 
     async def aissue_mobile(
         self, user: UserT | None, *, card_id: str, api_version: str
     ) -> IssuedKey:
         """Same as `issue_mobile`, but async."""
-        return await arun(keys.issue_mobile(self._settings, user, card_id, api_version))
+        return await arun(
+            keys.issue_mobile(self._settings, user, card_id, api_version),
+            self._performer.aperform,
+        )
 
     def revoke(self, key_id: str, *, stripe_account: str | None = None) -> None:
         """Invalidate the ephemeral key *key_id* at once.
@@ -389,11 +398,17 @@ class EphemeralKeyIssuer(Generic[UserT]):
         Pass the same *stripe_account* the key was issued under
         (``IssuedKey.stripe_account``).
         """
-        run(revocation.revoke(self._settings, key_id, stripe_account))
+        run(
+            revocation.revoke(self._settings, key_id, stripe_account),
+            self._performer.perform,
+        )
 
     async def arevoke(self, key_id: str, *, stripe_account: str | None = None) -> None:
         """Same as `revoke`, but async."""
-        await arun(revocation.revoke(self._settings, key_id, stripe_account))
+        await arun(
+            revocation.revoke(self._settings, key_id, stripe_account),
+            self._performer.aperform,
+        )
 
     def revoke_user(self, user_id: str) -> int:
         """Revoke every live key the key ledger holds for *user_id*.
@@ -406,11 +421,17 @@ class EphemeralKeyIssuer(Generic[UserT]):
             ConfigurationError: The issuer has no ``key_ledger``.
             ServiceUnavailableError: The ledger cannot be read.
         """
-        return run(revocation.revoke_all(self._settings, user_id=user_id))
+        return run(
+            revocation.revoke_all(self._settings, user_id=user_id),
+            self._performer.perform,
+        )
 
     async def arevoke_user(self, user_id: str) -> int:
         """Same as `revoke_user`, but async."""
-        return await arun(revocation.revoke_all(self._settings, user_id=user_id))
+        return await arun(
+            revocation.revoke_all(self._settings, user_id=user_id),
+            self._performer.aperform,
+        )
 
     def revoke_card(self, card_id: str) -> int:
         """Revoke every live key the key ledger holds for *card_id*.
@@ -418,11 +439,17 @@ class EphemeralKeyIssuer(Generic[UserT]):
         Same contract as
         [`revoke_user`][issuing_elements.EphemeralKeyIssuer.revoke_user].
         """
-        return run(revocation.revoke_all(self._settings, card_id=card_id))
+        return run(
+            revocation.revoke_all(self._settings, card_id=card_id),
+            self._performer.perform,
+        )
 
     async def arevoke_card(self, card_id: str) -> int:
         """Same as `revoke_card`, but async."""
-        return await arun(revocation.revoke_all(self._settings, card_id=card_id))
+        return await arun(
+            revocation.revoke_all(self._settings, card_id=card_id),
+            self._performer.aperform,
+        )
 
     def handle_stripe_event(
         self,
@@ -449,7 +476,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         return run(
             stripe_events.handle(
                 self._settings, body=body, headers=headers, client_ip=client_ip
-            )
+            ),
+            self._performer.perform,
         )
 
     async def ahandle_stripe_event(
@@ -463,7 +491,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         return await arun(
             stripe_events.handle(
                 self._settings, body=body, headers=headers, client_ip=client_ip
-            )
+            ),
+            self._performer.aperform,
         )
 
     def handle_account_session(
@@ -489,7 +518,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 content_type=content_type,
                 headers=headers,
                 client_ip=client_ip,
-            )
+            ),
+            self._performer.perform,
         )
 
     async def ahandle_account_session(
@@ -510,7 +540,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 content_type=content_type,
                 headers=headers,
                 client_ip=client_ip,
-            )
+            ),
+            self._performer.aperform,
         )
 
     def create_account_session(
@@ -523,13 +554,19 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 (`AccountNotFoundError`
                 when denied); nothing is created.
         """
-        return run(account_sessions.create(self._settings, user, account))
+        return run(
+            account_sessions.create(self._settings, user, account),
+            self._performer.perform,
+        )
 
     async def acreate_account_session(
         self, user: UserT | None, *, account: str | None = None
     ) -> AccountSession:
         """Same as `create_account_session`, but async."""
-        return await arun(account_sessions.create(self._settings, user, account))
+        return await arun(
+            account_sessions.create(self._settings, user, account),
+            self._performer.aperform,
+        )
 
 
 def _check_rate_limiter(rate_limiter: object) -> None:
@@ -539,14 +576,11 @@ def _check_rate_limiter(rate_limiter: object) -> None:
         check_rate_limiter(rate_limiter)
 
 
-def _in_process(store: object) -> bool:
-    """Whether *store* is one of the library's in-memory stores, never slow."""
-    if store is None:
-        return False
-    from ._ledger import MemoryKeyLedger  # noqa: PLC0415 - loaded with a store only
-    from ._rate_limit import MemoryRateLimiter  # noqa: PLC0415 - the same
+def _check_key_ledger(key_ledger: object) -> None:
+    if key_ledger is not None:
+        from ._rate_limit import check_declared  # noqa: PLC0415 - with a store only
 
-    return isinstance(store, (MemoryKeyLedger, MemoryRateLimiter))
+        check_declared(key_ledger, "key_ledger", "KeyLedger", ("in_process",))
 
 
 def _redis_refusals(store: object, what: str) -> Refusals:

@@ -75,7 +75,16 @@ class KeyLedger(Protocol):
     ledger's clock, which a request compares with its own start time, so
     every process that shares a ledger must keep its clock within the
     issuer's margin (1 s) of the others'.
+
+    A ledger declares ``in_process``: ``True`` only for one that answers at
+    once from this process's memory (no I/O), which the issuer then calls
+    as it is, with no deadline, no worker thread and no bulkhead. The
+    issuer refuses, at construction, a ledger that does not declare it. A
+    ledger never fails open: one that fails refuses the request (503).
     """
+
+    #: Whether every call answers at once, from this process's memory.
+    in_process: bool
 
     def record(self, key: LiveKey) -> None:
         """Remember *key* until it expires or is forgotten."""
@@ -173,6 +182,8 @@ class MemoryKeyLedger:
     Args:
         clock: Epoch seconds; tests pass a fake one.
     """
+
+    in_process = True  # answers from this process's memory, at once
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -380,6 +391,8 @@ class RedisKeyLedger:
         ConfigurationError: The prefix is empty, or *redis_client* is not a
             redis-py client.
     """
+
+    in_process = False  # a call to Redis: bounded by the request's deadline
 
     def __init__(
         self,

@@ -93,9 +93,21 @@ class RateLimiter(Protocol):
     Each method returns ``None`` when the request is allowed (and counted),
     else the seconds (greater than 0) until a slot frees: the
     ``Retry-After``, rounded up by the issuer. A limiter whose store fails
-    raises `ServiceUnavailableError` (503), or allows the request when it has
-    a ``fail_open`` attribute that is ``True``.
+    raises `ServiceUnavailableError` (503), and the request is refused;
+    unless its ``fail_open`` is ``True``: then the request is allowed,
+    with a warning.
+
+    A limiter declares two facts about itself, and the issuer refuses one
+    that does not, at construction: ``fail_open`` (as above) and
+    ``in_process``, ``True`` only for a limiter that answers at once from
+    this process's memory (no I/O); the issuer then calls it as it is,
+    with no deadline, no worker thread and no bulkhead.
     """
+
+    #: Whether a failing store allows the request (``True``) or refuses it.
+    fail_open: bool
+    #: Whether every call answers at once, from this process's memory.
+    in_process: bool
 
     def hit_user(self, user_id: str) -> float | None:
         """Count one request by *user_id*, if the user's limit allows it."""
@@ -124,18 +136,43 @@ def check_rate_limiter(limiter: object) -> None:
         ConfigurationError: A method is missing; the message names it.
     """
     missing = [name for name in _METHODS if not callable(getattr(limiter, name, None))]
-    if not missing:
-        return
     earlier = (
         " It has the hit(user_id, card_id) of earlier versions, which counted "
         "the card before the authorizer decided: split it in two."
         if callable(getattr(limiter, "hit", None))
         else ""
     )
-    raise ConfigurationError(
-        f"rate_limiter must implement {', '.join(_METHODS)} (the RateLimiter "
-        f"protocol); {type(limiter).__name__} lacks {', '.join(missing)}.{earlier}"
-    )
+    if missing:
+        raise ConfigurationError(
+            f"rate_limiter must implement {', '.join(_METHODS)} (the RateLimiter "
+            f"protocol); {type(limiter).__name__} lacks {', '.join(missing)}.{earlier}"
+        )
+    check_declared(limiter, "rate_limiter", "RateLimiter", ("fail_open", "in_process"))
+
+
+def check_declared(
+    store: object, argument: str, protocol: str, names: tuple[str, ...]
+) -> None:
+    """Refuse a store that does not declare each of *names* as a bool.
+
+    Raises:
+        ConfigurationError: One is missing or not a bool; the message names
+            it, and what to declare.
+    """
+    for name in names:
+        value = getattr(store, name, None)
+        if not isinstance(value, bool):
+            raise ConfigurationError(
+                f"{argument} must declare {name} = True or False (the {protocol} "
+                f"protocol); {type(store).__name__}.{name} is "
+                f"{'missing' if value is None else repr(value)}. A store that "
+                "calls a server declares in_process = False"
+                + (
+                    ", and fail_open = False to refuse requests when it fails."
+                    if name == "fail_open"
+                    else "."
+                )
+            )
 
 
 def _check_limits(per_user: object, per_card: object) -> None:
@@ -167,7 +204,7 @@ class _Logs:
         self.max_keys = max_keys
         self.logs: OrderedDict[str, list[float]] = OrderedDict()
 
-    def wait(self, key: str, now: float) -> float | None:
+    def retry_in(self, key: str, now: float) -> float | None:
         logs = self.logs
         window = self.window
         # Evict the keys whose whole window has passed: they are at the front.
@@ -242,6 +279,8 @@ class MemoryRateLimiter:
         ConfigurationError: Neither limit is given, or *max_keys* < 1.
     """
 
+    in_process = True  # answers from this process's memory, at once
+
     def __init__(
         self,
         *,
@@ -301,7 +340,7 @@ class MemoryRateLimiter:
         with self._lock:
             # Read inside the lock, so that every log stays in time order.
             now = self._clock()
-            wait = logs.wait(key, now)
+            wait = logs.retry_in(key, now)
             if wait is not None:
                 return wait
             frees_in = logs.room_in(key, now)
@@ -401,6 +440,8 @@ class RedisRateLimiter:
         ConfigurationError: Neither limit is given, the prefix is empty, or
             *redis_client* is not a redis-py client.
     """
+
+    in_process = False  # a call to Redis: bounded by the request's deadline
 
     def __init__(
         self,

@@ -20,12 +20,12 @@ if TYPE_CHECKING:
     import stripe
 
     from ._audit import AuditSink
+    from ._bounded_calls import Bulkhead
     from ._elements import ElementOptions
     from ._events import WebhookSecrets
     from ._ledger import KeyLedger
     from ._rate_limit import RateLimiter
     from ._records import IssuedKey
-    from ._stripe_call import Bulkhead
 
 
 # Why the sync methods, and why the async methods, cannot use a dependency.
@@ -58,9 +58,6 @@ class Settings(Generic[UserT]):
     # deadline, Stripe is called inline, without a worker thread.
     stripe_bound: float | None = None
     astripe_bound: float | None = None
-    # Stores that live in this process answer at once: no bound needed.
-    limiter_in_process: bool = False
-    ledger_in_process: bool = False
     # Why the sync methods, and why the async ones, can never use the Stripe
     # client, the rate limiter or the key ledger (None: nothing known
     # against it): each request through that twin is refused (500).

@@ -73,7 +73,7 @@ MUTANTS = {
         'return isinstance(value, str) and value.startswith("ephkey_")',
     ),
     "secret-any-prefix": (
-        "_stripe_api.py",
+        "_stripe_answers.py",
         'and secret.startswith("ek_")\n',
         "\n",
     ),

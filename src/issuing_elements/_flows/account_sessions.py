@@ -25,13 +25,14 @@ from issuing_elements._authorize import (
 )
 from issuing_elements._components import AccountSessionRequest
 from issuing_elements._ids import is_account_id
+from issuing_elements._needs import AskAuthorizer, CallStripe, ask
 from issuing_elements._redact import check_console_logging
 from issuing_elements._request import (
     NO_CONTEXT,
     parse_session_request,
 )
 from issuing_elements._response import session_response
-from issuing_elements._stripe_api import (
+from issuing_elements._stripe_answers import (
     CREATE_SESSION,
     account_session,
     session_params,
@@ -49,8 +50,6 @@ from .steps import (
     admit,
     as_outcome,
     audit,
-    call_stripe,
-    consult,
     count_card,
     count_user,
     deadline_of,
@@ -67,7 +66,7 @@ if TYPE_CHECKING:
 
     from issuing_elements._authorize import AccountSessionAuthorizer, UserT
     from issuing_elements._components import AccountSession, AccountSessionGrant
-    from issuing_elements._driver import Flow
+    from issuing_elements._needs import Flow
     from issuing_elements._records import HttpResponse
     from issuing_elements._request import RequestContext
     from issuing_elements._settings import Settings
@@ -95,7 +94,6 @@ def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
 
     return (
         yield from endpoint(
-            settings,
             ACTION,
             headers,
             client_ip,
@@ -137,11 +135,11 @@ def _exchange(
         request = read()
         trail.stripe_account = request.account
         yield from count_user(settings, user_id, deadline_at)
-        verdict = yield from consult(
-            lambda: authorizer(admitted, request),
-            refuse=lambda result: refuse_session_awaitable(result, request),
-            failed=lambda error: session_authorizer_failed(error, request),
-        )
+        try:
+            verdict = yield from ask(AskAuthorizer(authorizer, admitted, request))
+            refuse_session_awaitable(verdict, request)
+        except Exception as error:  # noqa: BLE001 - fail closed on anything
+            raise session_authorizer_failed(error, request) from None
         grant = decide_session(verdict, request)
         trail.stripe_account = grant.account
         # The limiter's second budget, once allowed: the account named, else
@@ -155,13 +153,12 @@ def _exchange(
         session = yield from _create(settings, grant, deadline_at, trail.request_id)
         result = finish(session)
         yield from audit(
-            settings,
             trail.event(ACTION, "granted", "Stripe created an Account Session."),
         )
     except Exception as error:  # noqa: BLE001 - fail closed on anything
         failure = as_outcome(error)
         try:
-            yield from audit(settings, trail.event(ACTION, failure, str(failure)))
+            yield from audit(trail.event(ACTION, failure, str(failure)))
         except ServerMisconfiguredError as unrecorded:
             failure = unrecorded
         raise failure from None
@@ -198,15 +195,15 @@ def _create(
     *request_id* is the request's own, for the log.
     """
     check_console_logging()
-    sessions = settings.client.v1.account_sessions
-    params = session_params(grant)
     options = stripe_options(settings, None, idempotent=True)
     try:
-        response = yield from call_stripe(
-            settings,
-            deadline_at,
-            lambda: sessions.create(params=params, options=options),
-            lambda: sessions.create_async(params=params, options=options),
+        response = yield from ask(
+            CallStripe(
+                operation="create_session",
+                params=session_params(grant),
+                options=options,
+                deadline_at=deadline_at,
+            )
         )
     except stripe.StripeError as error:
         unreadable = unreadable_answer(error)

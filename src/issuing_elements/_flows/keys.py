@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import stripe
 
+from issuing_elements._needs import AskLedger, CallStripe, FindLostKey, ask
 from issuing_elements._page import page_fields
 from issuing_elements._records import MobileKeyRequest
 from issuing_elements._redact import check_console_logging
@@ -36,7 +37,7 @@ from issuing_elements._response import (
     key_response,
     mobile_key_response,
 )
-from issuing_elements._stripe_api import (
+from issuing_elements._stripe_answers import (
     CREATE,
     answer_shape,
     create_params,
@@ -53,14 +54,12 @@ from issuing_elements.exceptions import (
     ServerMisconfiguredError,
 )
 
-from .revocation import arevoke_late, find_lost_key, revoke_late, revoke_orphan
+from .revocation import revoke_orphan
 from .steps import (
     admit,
     as_outcome,
     audit,
     authorize,
-    call_store,
-    call_stripe,
     count_card,
     count_user,
     deadline_of,
@@ -76,8 +75,8 @@ if TYPE_CHECKING:
 
     from issuing_elements._audit import Action, Trail
     from issuing_elements._authorize import UserT
-    from issuing_elements._driver import Flow
     from issuing_elements._ledger import LiveKey
+    from issuing_elements._needs import Flow
     from issuing_elements._records import Grant, HttpResponse, IssuedKey, KeyRequest
     from issuing_elements._request import RequestContext
     from issuing_elements._settings import Settings
@@ -119,7 +118,6 @@ def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
 
     return (
         yield from endpoint(
-            settings,
             "issue",
             headers,
             client_ip,
@@ -148,7 +146,6 @@ def handle_mobile(  # noqa: PLR0913 - the endpoint's inputs, as the adapter pass
 
     return (
         yield from endpoint(
-            settings,
             "issue_mobile",
             headers,
             client_ip,
@@ -247,9 +244,7 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
         recorded = yield from _record(settings, user_id, key, deadline_at)
         yield from _refuse_if_revoked(settings, recorded, started, deadline_at)
         result = finish(key)
-        yield from audit(
-            settings, trail.event(action, "granted", "Stripe issued a key.")
-        )
+        yield from audit(trail.event(action, "granted", "Stripe issued a key."))
     except Exception as error:  # noqa: BLE001 - fail closed on anything
         failure = as_outcome(error)
         if key is not None:
@@ -257,7 +252,7 @@ def _exchange(  # noqa: PLR0913 - who, from where, what for, and the two ends
                 settings, key.id, key.stripe_account, trail, recorded=recorded
             )
         try:
-            yield from audit(settings, trail.event(action, failure, str(failure)))
+            yield from audit(trail.event(action, failure, str(failure)))
         except ServerMisconfiguredError as unrecorded:
             # A refusal the trail cannot record fails closed too (500).
             failure = unrecorded
@@ -289,40 +284,35 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
     *api_version* is a mobile SDK's; a page's key is made under the issuer's.
     """
     check_console_logging()
-    keys = settings.client.v1.ephemeral_keys
     params = create_params(request)
     account = grant.stripe_account
     options = stripe_options(
         settings, account, idempotent=True, api_version=api_version
     )
-
     idempotency_key = options.get("idempotency_key") or ""
 
     def look_for_it(why: str) -> Flow[None]:
         # The answer may be lost or unreadable, not the key: look for it, in the
         # background, once (the same idempotency key, no retries of its own).
-        once: stripe.RequestOptions = {**options, "max_network_retries": 0}
-        return (
-            yield from find_lost_key(
-                settings,
-                lambda: keys.create(params=params, options=once),
-                lambda: keys.create_async(params=params, options=once),
-                stripe_account=account,
+        yield from ask(
+            FindLostKey(
+                params=params,
+                options=options,
                 card_id=request.card_id,
-                idempotency_key=idempotency_key,
                 request_id=trail.request_id,
                 why=why,
             )
         )
 
     try:
-        response = yield from call_stripe(
-            settings,
-            deadline_at,
-            lambda: keys.create(params=params, options=options),
-            lambda: keys.create_async(params=params, options=options),
-            late=lambda answer: revoke_late(settings, answer, account),
-            alate=lambda answer: arevoke_late(settings, answer, account),
+        response = yield from ask(
+            CallStripe(
+                operation="create_key",
+                params=params,
+                options=options,
+                deadline_at=deadline_at,
+                revoke_if_late=True,
+            )
         )
     except stripe.StripeError as error:
         unreadable = unreadable_answer(error)
@@ -382,15 +372,7 @@ def _record(
     if user_id is None:
         raise ConfigurationError("A key ledger needs user_id= for these users.")
     entry = _live_key(user_id, key)
-    yield from call_store(
-        "key ledger",
-        ledger,
-        deadline_at,
-        lambda: ledger.record(entry),
-        lambda: ledger.arecord(entry),
-        in_process=settings.ledger_in_process,
-        bulkhead=settings.ledger_calls,
-    )
+    yield from ask(AskLedger(operation="record", entry=entry, deadline_at=deadline_at))
     return entry
 
 
@@ -410,14 +392,14 @@ def _refuse_if_revoked(
         return
     since = started - CLOCK_MARGIN
     user_id, card_id = entry.user_id, entry.card_id
-    revoked = yield from call_store(
-        "key ledger",
-        ledger,
-        deadline_at,
-        lambda: ledger.revoked_since(user_id=user_id, card_id=card_id, since=since),
-        lambda: ledger.arevoked_since(user_id=user_id, card_id=card_id, since=since),
-        in_process=settings.ledger_in_process,
-        bulkhead=settings.ledger_calls,
+    revoked = yield from ask(
+        AskLedger(
+            operation="revoked_since",
+            user_id=user_id,
+            card_id=card_id,
+            since=since,
+            deadline_at=deadline_at,
+        )
     )
     if revoked:
         logger.warning(

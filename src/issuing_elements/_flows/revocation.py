@@ -9,24 +9,15 @@ asked to keep.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import stripe
 
 from issuing_elements._audit import Trail
-from issuing_elements._driver import arun, run, wait
 from issuing_elements._ids import is_account_id, is_card_id, is_key_id
-from issuing_elements._stripe_api import (
-    REVOKE,
-    aheld,
-    answer_shape,
-    held,
-    key_id_of,
-    translate,
-    unreadable_answer,
-)
-from issuing_elements._stripe_call import acall_in_background, call_in_background
+from issuing_elements._needs import AskLedger, CallStripe, ask
+from issuing_elements._stripe_answers import REVOKE, translate
 from issuing_elements.exceptions import (
     ConfigurationError,
     InvalidRequestError,
@@ -36,24 +27,18 @@ from issuing_elements.exceptions import (
 from .steps import (
     as_outcome,
     audit_quietly,
-    call_store,
-    call_stripe,
     deadline_of,
     refuse_misfits,
     stripe_options,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from issuing_elements._authorize import UserT
-    from issuing_elements._driver import Flow
-    from issuing_elements._ledger import KeyLedger, LiveKey
+    from issuing_elements._ledger import LiveKey
+    from issuing_elements._needs import Flow, LedgerOperation
     from issuing_elements._settings import Settings
 
 logger = logging.getLogger("issuing_elements")
-
-T = TypeVar("T")
 
 
 def revoke(
@@ -68,11 +53,9 @@ def revoke(
         yield from delete(settings, key_id, stripe_account)
     except Exception as error:  # noqa: BLE001 - every failure is audited
         failure = as_outcome(error)
-        yield from audit_quietly(settings, trail.event("revoke", failure, str(failure)))
+        yield from audit_quietly(trail.event("revoke", failure, str(failure)))
         raise failure from None
-    yield from audit_quietly(
-        settings, trail.event("revoke", "revoked", "Revoked on request.")
-    )
+    yield from audit_quietly(trail.event("revoke", "revoked", "Revoked on request."))
 
 
 def revoke_all(
@@ -116,14 +99,11 @@ def sweep(
         raise ConfigurationError(
             "revoke_user and revoke_card need EphemeralKeyIssuer(key_ledger=...)."
         )
-    read: Callable[[str], list[LiveKey]]
-    aread: Callable[[str], Awaitable[list[LiveKey]]]
     if user_id is not None:
         given: object = user_id
         if not isinstance(given, str) or not given:
             raise ConfigurationError("user_id must be a non-empty string.")
         subject = {"user_id": user_id}
-        read, aread = ledger.keys_for_user, ledger.akeys_for_user
         why = why or "Revoking every key of the user."
     else:
         if not is_card_id(card_id):
@@ -131,22 +111,18 @@ def sweep(
                 "card_id must be an Issuing card id (ic_...).", field="card_id"
             )
         subject = {"card_id": card_id}
-        read, aread = ledger.keys_for_card, ledger.akeys_for_card
         why = why or "Revoking every key of the card."
-    (named,) = subject.values()
     yield from refuse_misfits(settings.ledger_refusals, settings.stripe_refusals)
     # The tombstone first, then the read: see _flows.keys._record.
-    yield from _ask_ledger(
-        settings,
-        lambda: ledger.mark_revoked(**subject),
-        lambda: ledger.amark_revoked(**subject),
+    yield from _ask_ledger(settings, "mark_revoked", **subject)
+    found = yield from _ask_ledger(
+        settings, "keys_for_user" if user_id is not None else "keys_for_card", **subject
     )
-    found = yield from _ask_ledger(settings, lambda: read(named), lambda: aread(named))
     if stripe_account is not _ANY_ACCOUNT:
         found = [entry for entry in found if entry.stripe_account == stripe_account]
     swept = Swept()
     for entry in found:
-        outcome = yield from _revoke_entry(settings, ledger, entry, why)
+        outcome = yield from _revoke_entry(settings, entry, why)
         if isinstance(outcome, IssuingElementsError):
             swept = attrs.evolve(swept, failure=swept.failure or outcome)
         else:
@@ -155,7 +131,7 @@ def sweep(
 
 
 def _revoke_entry(
-    settings: Settings[UserT], ledger: KeyLedger, entry: LiveKey, why: str
+    settings: Settings[UserT], entry: LiveKey, why: str
 ) -> Flow[int | IssuingElementsError]:
     trail = Trail(
         user_id=entry.user_id,
@@ -167,10 +143,8 @@ def _revoke_entry(
         yield from delete(settings, entry.key_id, entry.stripe_account)
     except InvalidRequestError as gone:
         # Stripe has no such key any more: revoked or expired already.
-        yield from _ask_ledger(
-            settings, lambda: ledger.forget(entry), lambda: ledger.aforget(entry)
-        )
-        yield from audit_quietly(settings, trail.event("revoke", gone, f"{why} {gone}"))
+        yield from _ask_ledger(settings, "forget", entry=entry)
+        yield from audit_quietly(trail.event("revoke", gone, f"{why} {gone}"))
         return 0
     except IssuingElementsError as failure:
         logger.error(  # noqa: TRY400 - the outcome says it all; no traceback
@@ -179,32 +153,20 @@ def _revoke_entry(
             entry.card_id,
             failure,
         )
-        yield from audit_quietly(
-            settings, trail.event("revoke", failure, f"{why} {failure}")
-        )
+        yield from audit_quietly(trail.event("revoke", failure, f"{why} {failure}"))
         return failure
-    yield from _ask_ledger(
-        settings, lambda: ledger.forget(entry), lambda: ledger.aforget(entry)
-    )
-    yield from audit_quietly(settings, trail.event("revoke", "revoked", why))
+    yield from _ask_ledger(settings, "forget", entry=entry)
+    yield from audit_quietly(trail.event("revoke", "revoked", why))
     return 1
 
 
 def _ask_ledger(
-    settings: Settings[UserT],
-    synchronous: Callable[[], T],
-    asynchronous: Callable[[], Awaitable[T]],
-) -> Flow[T]:
+    settings: Settings[UserT], operation: LedgerOperation, **named: Any
+) -> Flow[Any]:
     """One call to the key ledger, within a deadline of its own."""
     return (
-        yield from call_store(
-            "key ledger",
-            settings.key_ledger,
-            deadline_of(settings),
-            synchronous,
-            asynchronous,
-            in_process=settings.ledger_in_process,
-            bulkhead=settings.ledger_calls,
+        yield from ask(
+            AskLedger(operation=operation, deadline_at=deadline_of(settings), **named)
         )
     )
 
@@ -221,15 +183,16 @@ def delete(
     *in_background*: the revocation of a key that came after its request's
     deadline, already off the request's path: bounded by the HTTP client.
     """
-    keys = settings.client.v1.ephemeral_keys
     options = stripe_options(settings, stripe_account, idempotent=False)
     try:
-        yield from call_stripe(
-            settings,
-            deadline_of(settings),
-            lambda: keys.delete(key_id, options=options),
-            lambda: keys.delete_async(key_id, options=options),
-            in_background=in_background,
+        yield from ask(
+            CallStripe(
+                operation="revoke_key",
+                key_id=key_id,
+                options=options,
+                deadline_at=deadline_of(settings),
+                in_background=in_background,
+            )
         )
     except stripe.StripeError as error:
         raise translate(error, action=REVOKE) from None
@@ -252,19 +215,16 @@ def revoke_orphan(
         if recorded is not None:
             yield from _forget_quietly(settings, recorded)
         yield from audit_quietly(
-            settings, trail.event("revoke", "revoked", "Issued but not handed out.")
+            trail.event("revoke", "revoked", "Issued but not handed out.")
         )
 
 
 def _forget_quietly(settings: Settings[UserT], entry: LiveKey) -> Flow[None]:
     """Take a revoked key out of the key ledger; a ledger that fails is logged."""
-    ledger = settings.key_ledger
-    if ledger is None:
+    if settings.key_ledger is None:
         return
     try:
-        yield from _ask_ledger(
-            settings, lambda: ledger.forget(entry), lambda: ledger.aforget(entry)
-        )
+        yield from _ask_ledger(settings, "forget", entry=entry)
     except Exception as error:  # noqa: BLE001 - best effort, and said
         logger.warning(
             "Key %s is revoked but stays in the key ledger until it expires "
@@ -295,108 +255,15 @@ def _delete_quietly(
     return True
 
 
-def revoke_late(
-    settings: Settings[UserT], response: object, stripe_account: str | None
-) -> None:
-    """Revoke the key in a Stripe answer that came after its caller gave up."""
-    key_id = key_id_of(response)
-    if key_id is not None:
-        run(_delete_quietly(settings, key_id, stripe_account, in_background=True))
-
-
-async def arevoke_late(
-    settings: Settings[UserT], response: object, stripe_account: str | None
-) -> None:
-    """Same as `revoke_late`, but async."""
-    key_id = key_id_of(response)
-    if key_id is not None:
-        await arun(
-            _delete_quietly(settings, key_id, stripe_account, in_background=True)
-        )
-
-
-def find_lost_key(  # noqa: PLR0913 - the call to repeat, and what names it in the log
-    settings: Settings[UserT],
-    create: Callable[[], object],
-    acreate: Callable[[], Awaitable[object]],
-    *,
-    stripe_account: str | None,
-    card_id: str,
-    idempotency_key: str,
-    request_id: str | None,
-    why: str = "was lost",
+def revoke_in_background(
+    settings: Settings[UserT], key_id: str, stripe_account: str | None
 ) -> Flow[None]:
-    """After a create whose answer was lost or unusable: find the key, revoke it.
+    """Revoke a key that came after its request gave up (or was found lost).
 
-    Stripe may have issued a key whose answer never arrived, or arrived in
-    a form that cannot be read (*why* says which, for the log). Asked again
-    with the same idempotency key, Stripe answers as it did the first time
-    (or makes the key now, if the first never reached it); either way the
-    key is revoked. This runs in the background, after the request has its
-    answer; if the key cannot be found (Stripe still cannot be reached, or
-    its answer still names no key), that is logged with the idempotency key
-    and the request id.
+    Already off the request's path: the call is bounded by the HTTP client
+    alone, and a failure is logged, never raised.
     """
-
-    def unfound(failure: str | None) -> None:
-        if failure is None:
-            return  # Stripe's own refusal: no key was made
-        logger.error(
-            "Stripe's answer to the key request for card %s %s, and asking "
-            "again failed too (%s): a key Stripe may have issued could not be "
-            "revoked; it expires on its own. Idempotency key %s, request id %s.",
-            card_id,
-            why,
-            failure,
-            idempotency_key,
-            request_id,
-        )
-
-    def synchronous() -> None:
-        try:
-            response = held(create)
-        except stripe.StripeError as error:
-            unfound(_unfound(error))
-            return
-        if key_id_of(response) is None:
-            unfound(answer_shape(response))
-        else:
-            revoke_late(settings, response, stripe_account)
-
-    async def asynchronous() -> None:
-        try:
-            response = await aheld(acreate)
-        except stripe.StripeError as error:
-            unfound(_unfound(error))
-            return
-        if key_id_of(response) is None:
-            unfound(answer_shape(response))
-        else:
-            await arevoke_late(settings, response, stripe_account)
-
-    yield from wait(
-        lambda: call_in_background(synchronous),
-        _scheduler(asynchronous),
-    )
-
-
-def _unfound(error: stripe.StripeError) -> str | None:
-    """Why asking again found no key; ``None`` when Stripe refused (it made none)."""
-    unreadable = unreadable_answer(error)
-    if unreadable is not None:
-        return unreadable
-    if isinstance(error, stripe.APIConnectionError):
-        return type(error).__name__
-    return None
-
-
-def _scheduler(
-    asynchronous: Callable[[], Awaitable[None]],
-) -> Callable[[], Awaitable[None]]:
-    async def schedule() -> None:
-        acall_in_background(asynchronous)
-
-    return schedule
+    yield from _delete_quietly(settings, key_id, stripe_account, in_background=True)
 
 
 def _check_revoke(key_id: object, stripe_account: object) -> None:

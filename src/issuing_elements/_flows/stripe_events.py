@@ -23,8 +23,9 @@ import stripe
 
 from issuing_elements._events import CardEvent, read_event, verify
 from issuing_elements._ids import is_card_id
+from issuing_elements._needs import CallStripe, ask
 from issuing_elements._response import event_response
-from issuing_elements._stripe_api import DEFAULT_RETRY_AFTER, translate
+from issuing_elements._stripe_answers import DEFAULT_RETRY_AFTER, translate
 from issuing_elements.exceptions import (
     ServerMisconfiguredError,
     StripeUnavailableError,
@@ -34,7 +35,6 @@ from .revocation import sweep
 from .steps import (
     as_outcome,
     audit,
-    call_stripe,
     deadline_of,
     endpoint,
     stripe_options,
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 
     from issuing_elements._audit import Trail
     from issuing_elements._authorize import UserT
-    from issuing_elements._driver import Flow
     from issuing_elements._events import WebhookSecrets
+    from issuing_elements._needs import Flow
     from issuing_elements._records import HttpResponse
     from issuing_elements._request import RequestContext
     from issuing_elements._settings import Settings
@@ -72,7 +72,6 @@ def handle(
     """The event endpoint: every outcome is a response, never an exception."""
     return (
         yield from endpoint(
-            settings,
             "stripe_event",
             headers,
             client_ip,
@@ -106,13 +105,11 @@ def _receive(
             if event.stops is None
             else ("revoked", f"The {event.stops} is {event.status}.")
         )
-        yield from audit(settings, trail.event("stripe_event", outcome, reason))
+        yield from audit(trail.event("stripe_event", outcome, reason))
     except Exception as error:  # noqa: BLE001 - every outcome is audited
         failure = as_outcome(error)
         try:
-            yield from audit(
-                settings, trail.event("stripe_event", failure, str(failure))
-            )
+            yield from audit(trail.event("stripe_event", failure, str(failure)))
         except ServerMisconfiguredError as unrecorded:
             failure = unrecorded
         raise failure from None
@@ -186,17 +183,18 @@ def _list_page(
     after: str | None,
 ) -> Flow[tuple[list[object], bool]]:
     """One page of the cardholder's card ids, and whether Stripe has more."""
-    cards = settings.client.v1.issuing.cards
     params: Any = {"cardholder": cardholder_id, "limit": PAGE_SIZE}
     if after is not None:
         params["starting_after"] = after
     options = stripe_options(settings, account, idempotent=False)
     try:
-        listed = yield from call_stripe(
-            settings,
-            deadline_of(settings),
-            lambda: cards.list(params=params, options=options),
-            lambda: cards.list_async(params=params, options=options),
+        listed = yield from ask(
+            CallStripe(
+                operation="list_cards",
+                params=params,
+                options=options,
+                deadline_at=deadline_of(settings),
+            )
         )
     except stripe.StripeError as error:
         raise _redeliver(translate(error, action=LIST_CARDS), "cannot list") from None

@@ -1,7 +1,9 @@
-"""Stripe: what the issuer asks of the API, and what Stripe's answers mean.
+"""Stripe's API: what the flows ask of it, and what its answers and errors mean.
 
-Pure functions around the two I/O calls the issuer makes through
-stripe-python, so that the sync and async paths share every decision.
+Pure functions around the calls the performer makes through stripe-python
+(the request's parameters and options; the answer held in a `StripeAnswer`,
+read, checked against what was asked; an error translated into the
+library's outcome), so that the sync and async paths share every decision.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import stripe
 
 from ._components import AccountSession, AccountSessionGrant
-from ._ids import api_version_problem, is_key_id
+from ._ids import is_key_id
 from ._records import Grant, IssuedKey, KeyRequest
 from ._redact import redact
 from .exceptions import (
@@ -60,69 +62,6 @@ _VERSION_REFUSED = re.compile(r"\bapi[ _-]?version\b|\bstripe-version\b", re.IGN
 # Stripe made the issuing_card and issuing_cards_list components generally
 # available in this version; before it they were a private preview.
 ACCOUNT_SESSIONS_MINIMUM_API_VERSION = "2025-01-27"
-
-
-# The client-level settings stripe-python sends with every request that name
-# another account than the Grant's: Stripe-Account, and Stripe-Context, which
-# Stripe reads in its place when both are sent.
-ACCOUNT_SETTINGS = ("stripe_account", "stripe_context")
-
-
-def _client_setting(client: stripe.StripeClient, name: str) -> object:
-    # stripe-python keeps a client's settings private; read them defensively.
-    options = getattr(getattr(client, "_requestor", None), "_options", None)
-    return getattr(options, name, None)
-
-
-def _client_option(client: stripe.StripeClient, name: str) -> str | None:
-    value = _client_setting(client, name)
-    return value if isinstance(value, str) else None
-
-
-def client_api_version(client: stripe.StripeClient) -> str | None:
-    """The API version *client* is pinned to, if it can be read."""
-    return _client_option(client, "stripe_version")
-
-
-def client_api_key(client: stripe.StripeClient) -> str | None:
-    """The API key *client* holds, if it can be read; never log it."""
-    return _client_option(client, "api_key")
-
-
-def resolve_api_version(client: stripe.StripeClient, configured: str | None) -> str:
-    """The version to send: the configured one, else the client's pin; checked."""
-    version = configured if configured is not None else client_api_version(client)
-    if version is None:
-        raise ConfigurationError(
-            "Cannot read the Stripe client's API version: pass api_version=."
-        )
-    problem = api_version_problem(version)
-    if problem is not None:
-        raise ConfigurationError(f"api_version {problem}.")
-    return version
-
-
-def check_client(client: object) -> None:
-    if not isinstance(client, stripe.StripeClient):
-        raise ConfigurationError(
-            f"stripe_client must be a stripe.StripeClient, not {type(client).__name__}."
-        )
-    for name in ACCOUNT_SETTINGS:
-        value = _client_setting(client, name)
-        # stripe-python sends the header for any value that is not empty
-        # (a str, or a StripeContext whose str() is not "").
-        if value is not None and str(value) != "":
-            raise ConfigurationError(
-                f"The Stripe client names a {name} of its own, which it would "
-                "send with every request: the account must come from each "
-                f"Grant. Create the StripeClient without {name}."
-            )
-    key = client_api_key(client) or ""
-    if key.startswith("pk_"):
-        raise ConfigurationError(
-            "The Stripe client holds a publishable key; ephemeral keys need a "
-            "secret (sk_) or restricted (rk_) key."
-        )
 
 
 def request_options(
