@@ -7,6 +7,7 @@ sends each need's result into the flow (``send``) or throws the error in
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,7 @@ def test_the_web_door_happy_path(settings: Settings[str]) -> None:
         looked.operation,
         looked.card_id,
     )
-    audited = flow.send(False)
+    audited = flow.send(False)  # noqa: FBT003 - the ledger's answer
     assert (WriteTrail, "granted") == (type(audited), audited.event.outcome)
     response = finish(flow)
 
@@ -170,7 +171,7 @@ def test_a_tombstone_revokes_the_key_and_answers_404(settings: Settings[str]) ->
     flow.send(key_answer())
     flow.send(None)
 
-    revoked = flow.send(True)  # a tombstone since the request started
+    revoked = flow.send(True)  # noqa: FBT003 - a tombstone since the request started
 
     assert (CallStripe, "revoke_key", KEY_ID) == (
         type(revoked),
@@ -182,6 +183,24 @@ def test_a_tombstone_revokes_the_key_and_answers_404(settings: Settings[str]) ->
     assert "revoked" == flow.send(None).event.outcome
     assert "card_not_found" == flow.send(None).event.outcome
     assert 404 == finish(flow).status  # type: ignore[attr-defined]
+
+
+def test_cancellation_after_the_key_revokes_it_then_leaves(
+    settings: Settings[str],
+) -> None:
+    flow = web(settings, "alice")
+    next(flow)
+    flow.send(Grant())
+    flow.send(key_answer())
+
+    revoked = flow.throw(asyncio.CancelledError())
+
+    assert ("revoke_key", KEY_ID) == (revoked.operation, revoked.key_id)
+    # Cancelled while the ledger recorded it: nothing to forget.
+    audited = flow.send(StripeAnswer({"id": KEY_ID, "deleted": True}))
+    assert (WriteTrail, "revoked") == (type(audited), audited.event.outcome)
+    with pytest.raises(asyncio.CancelledError):
+        flow.send(None)
 
 
 def test_a_custom_limiter_must_declare_fail_open() -> None:
