@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("settings", ["_settings"]),
     ("steps", ["_flows", "_flows.steps"]),
     ("revocation", ["_flows.revocation"]),
+    ("the one exchange", ["_flows.exchange"]),
     ("flows", ["_flows.keys", "_flows.account_sessions", "_flows.stripe_events"]),
     ("the performer", ["_perform"]),
     ("the issuer", ["_issuer"]),

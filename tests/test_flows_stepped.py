@@ -15,7 +15,8 @@ import pytest
 import stripe
 
 from issuing_elements import EphemeralKeyIssuer, Grant, KeyRequest, MemoryKeyLedger
-from issuing_elements._flows import keys
+from issuing_elements._flows import exchange
+from issuing_elements._flows.keys import WEB
 from issuing_elements._needs import (
     AskAuthorizer,
     AskLedger,
@@ -52,8 +53,9 @@ def settings() -> Settings[str]:
 
 
 def web(settings: Settings[str], user: str | None) -> Flow[HttpResponse]:
-    return keys.handle(
+    return exchange.handle(
         settings,
+        WEB,
         user,
         body=BODY,
         content_type="application/json",

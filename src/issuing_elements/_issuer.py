@@ -22,7 +22,9 @@ from ._authorize import (
 from ._bounded_calls import MAX_CONCURRENT_CALLS, MAX_THREADS, Bulkhead
 from ._driver import arun, run
 from ._events import check_event_body_limit, check_webhook_secrets
-from ._flows import account_sessions, keys, revocation, stripe_events
+from ._flows import exchange, revocation, stripe_events
+from ._flows.account_sessions import ACCOUNT_SESSION, session_request
+from ._flows.keys import MOBILE, WEB, issue_request, mobile_request
 from ._origin import normalize_origins
 from ._page import check_page_options
 from ._perform import Performer
@@ -262,8 +264,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
         and Stripe trouble included, is a response.
         """
         return run(
-            keys.handle(
+            exchange.handle(
                 self._settings,
+                WEB,
                 user,
                 body=body,
                 content_type=content_type,
@@ -284,8 +287,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> HttpResponse:
         """Same as `handle`, but async; the authorizer may be sync or async."""
         return await arun(
-            keys.handle(
+            exchange.handle(
                 self._settings,
+                WEB,
                 user,
                 body=body,
                 content_type=content_type,
@@ -304,7 +308,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 is issued.
         """
         return run(
-            keys.issue(self._settings, user, card_id, nonce), self._performer.perform
+            exchange.direct(
+                self._settings, WEB, user, lambda: issue_request(card_id, nonce)
+            ),
+            self._performer.perform,
         )
 
     async def aissue(
@@ -312,7 +319,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> IssuedKey:
         """Same as `issue`, but async; the authorizer may be sync or async."""
         return await arun(
-            keys.issue(self._settings, user, card_id, nonce), self._performer.aperform
+            exchange.direct(
+                self._settings, WEB, user, lambda: issue_request(card_id, nonce)
+            ),
+            self._performer.aperform,
         )
 
     def handle_mobile(
@@ -334,8 +344,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
         [`handle`][issuing_elements.EphemeralKeyIssuer.handle].
         """
         return run(
-            keys.handle_mobile(
+            exchange.handle(
                 self._settings,
+                MOBILE,
                 user,
                 body=body,
                 content_type=content_type,
@@ -356,8 +367,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> HttpResponse:
         """Same as `handle_mobile`, but async."""
         return await arun(
-            keys.handle_mobile(
+            exchange.handle(
                 self._settings,
+                MOBILE,
                 user,
                 body=body,
                 content_type=content_type,
@@ -379,7 +391,12 @@ class EphemeralKeyIssuer(Generic[UserT]):
             IssuingElementsError: A subclass per outcome; nothing is issued.
         """
         return run(
-            keys.issue_mobile(self._settings, user, card_id, api_version),
+            exchange.direct(
+                self._settings,
+                MOBILE,
+                user,
+                lambda: mobile_request(card_id, api_version),
+            ),
             self._performer.perform,
         )
 
@@ -388,7 +405,12 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> IssuedKey:
         """Same as `issue_mobile`, but async."""
         return await arun(
-            keys.issue_mobile(self._settings, user, card_id, api_version),
+            exchange.direct(
+                self._settings,
+                MOBILE,
+                user,
+                lambda: mobile_request(card_id, api_version),
+            ),
             self._performer.aperform,
         )
 
@@ -511,8 +533,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
         as `handle` otherwise: never raises.
         """
         return run(
-            account_sessions.handle(
+            exchange.handle(
                 self._settings,
+                ACCOUNT_SESSION,
                 user,
                 body=body,
                 content_type=content_type,
@@ -533,8 +556,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> HttpResponse:
         """Same as `handle_account_session`, but async."""
         return await arun(
-            account_sessions.handle(
+            exchange.handle(
                 self._settings,
+                ACCOUNT_SESSION,
                 user,
                 body=body,
                 content_type=content_type,
@@ -555,7 +579,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 when denied); nothing is created.
         """
         return run(
-            account_sessions.create(self._settings, user, account),
+            exchange.direct(
+                self._settings, ACCOUNT_SESSION, user, lambda: session_request(account)
+            ),
             self._performer.perform,
         )
 
@@ -564,7 +590,9 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> AccountSession:
         """Same as `create_account_session`, but async."""
         return await arun(
-            account_sessions.create(self._settings, user, account),
+            exchange.direct(
+                self._settings, ACCOUNT_SESSION, user, lambda: session_request(account)
+            ),
             self._performer.aperform,
         )
 

@@ -187,27 +187,29 @@ class UnreadableAnswer(stripe.APIError):
         self.content_type = shown
 
 
-def create_params(request: KeyRequest) -> EphemeralKeyCreateParams:
-    if request.nonce is None:  # a mobile SDK's key: Stripe needs no nonce
-        return {"issuing_card": request.card_id}
-    return {"issuing_card": request.card_id, "nonce": request.nonce}
+def create_params(card_id: str, nonce: str | None) -> EphemeralKeyCreateParams:
+    """``POST /v1/ephemeral_keys``'s form: a mobile SDK's key has no *nonce*."""
+    if nonce is None:
+        return {"issuing_card": card_id}
+    return {"issuing_card": card_id, "nonce": nonce}
 
 
 def issued_key(
     response: Any,
     request: KeyRequest,
     grant: Grant,
-    api_version: str | None = None,
     *,
+    api_version: str | None = None,
     now: float,
 ) -> IssuedKey:
     """Read Stripe's ``ephemeral_key`` object; refuse one that is not whole.
 
     The key must be for the card that was asked for: Stripe's answer names
-    it in ``associated_objects``. A mobile key (no nonce) goes to the app
-    as Stripe's whole object, so its ``object`` and ``created`` must be
-    right too. A key whose ``expires`` leaves less than `MIN_KEY_LIFETIME`
-    seconds after *now* (epoch seconds) is refused: it is dead, or nearly.
+    it in ``associated_objects``. A mobile key (made under the SDK's
+    *api_version*) goes to the app as Stripe's whole object, so its
+    ``object`` and ``created`` must be right too. A key whose ``expires``
+    leaves less than `MIN_KEY_LIFETIME` seconds after *now* (epoch
+    seconds) is refused: it is dead, or nearly.
     """
     # The secret stays in the answer until the IssuedKey, whose repr hides
     # it, holds it: never in a variable a tracker would show.
@@ -215,7 +217,7 @@ def issued_key(
     expires = _field(response, "expires")
     livemode = _field(response, "livemode")
     created = _field(response, "created")
-    mobile = request.nonce is None
+    mobile = api_version is not None  # a mobile SDK's version: its key, whole
     problem = None
     if _not_an_object(response):
         problem = f"{answer_shape(response)}, not an object"

@@ -1,20 +1,19 @@
-"""Account Sessions for Connect embedded components: ``handle_account_session``
-and ``create_account_session``.
+"""Account Sessions for Connect embedded components: the third door of the exchange.
 
-Request in, decide, Stripe, response out, as for keys: the origin and the
-user are admitted, the body read (at most the account: the components are
-the server's to choose), the request counted against the user's rate limit
-and put to the ``account_sessions=`` authorizer, and an allowed one counted
-against the account's; Stripe creates the session for
-the granted account and components, and its answer is checked against the
-grant before the secret is handed out. Every decision is audited (action
-``"account_session"``); the session's secret never reaches a log, an error
-or the trail.
+``handle_account_session`` and ``create_account_session`` run ``exchange``;
+`ACCOUNT_SESSION` says how they differ from the key doors: the body holds
+at most the account (the components are the server's to choose), the
+``account_sessions=`` authorizer decides, the second budget is the
+account's, Stripe creates the session for the granted account and
+components, and its answer is checked against the grant before the secret
+is handed out. No ledger, no revocation: Stripe cannot revoke a session,
+and it expires. Every decision is audited (action ``"account_session"``);
+the session's secret never reaches a log, an error or the trail.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING
 
 import stripe
 
@@ -27,10 +26,7 @@ from issuing_elements._components import AccountSessionRequest
 from issuing_elements._ids import is_account_id
 from issuing_elements._needs import AskAuthorizer, CallStripe, ask
 from issuing_elements._redact import check_console_logging
-from issuing_elements._request import (
-    NO_CONTEXT,
-    parse_session_request,
-)
+from issuing_elements._request import parse_session_request
 from issuing_elements._response import session_response
 from issuing_elements._stripe_answers import (
     CREATE_SESSION,
@@ -40,129 +36,66 @@ from issuing_elements._stripe_answers import (
     unreadable_answer,
     unreadable_refused,
 )
-from issuing_elements.exceptions import (
-    ConfigurationError,
-    InvalidRequestError,
-    ServerMisconfiguredError,
-)
+from issuing_elements.exceptions import ConfigurationError, InvalidRequestError
 
-from .steps import (
-    admit,
-    as_outcome,
-    audit,
-    count_card,
-    count_user,
-    deadline_of,
-    endpoint,
-    logger,
-    refuse_misfits,
-    stripe_options,
-    trail_of,
-    user_id_of,
-)
+from .exchange import Door
+from .steps import logger, stripe_options
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
+    from issuing_elements._audit import Trail
     from issuing_elements._authorize import AccountSessionAuthorizer, UserT
     from issuing_elements._components import AccountSession, AccountSessionGrant
     from issuing_elements._needs import Flow
     from issuing_elements._records import HttpResponse
-    from issuing_elements._request import RequestContext
-    from issuing_elements._settings import Settings
-
-R = TypeVar("R")
-
-ACTION: Final = "account_session"
+    from issuing_elements._settings import Refusals, Settings
 
 
-def handle(  # noqa: PLR0913 - the endpoint's inputs, as the adapter passes them
-    settings: Settings[UserT],
-    user: UserT | None,
-    *,
-    body: bytes,
-    content_type: str | None,
-    headers: Mapping[str, str] | None,
-    client_ip: str | None,
-) -> Flow[HttpResponse]:
-    """The endpoint: every outcome is a response, never an exception."""
-
-    def read() -> AccountSessionRequest:
-        return parse_session_request(
-            body, content_type, max_body_bytes=settings.max_body_bytes
-        )
-
-    return (
-        yield from endpoint(
-            ACTION,
-            headers,
-            client_ip,
-            lambda context: _exchange(settings, user, context, read, session_response),
-        )
-    )
+def _uses(settings: Settings[UserT]) -> tuple[Refusals, ...]:
+    _authorizer(settings)
+    return settings.stripe_refusals, settings.limiter_refusals
 
 
-def create(
-    settings: Settings[UserT], user: UserT | None, account: str | None
-) -> Flow[AccountSession]:
-    """The session itself, for applications that answer the browser themselves."""
-
-    def read() -> AccountSessionRequest:
-        if account is not None and not is_account_id(account):
-            raise InvalidRequestError(
-                "account must be a connected account id (acct_...).", field="account"
-            )
-        return AccountSessionRequest(account=account)
-
-    return (yield from _exchange(settings, user, NO_CONTEXT, read, _same))
+def _read(body: bytes, content_type: str | None, limit: int) -> AccountSessionRequest:
+    return parse_session_request(body, content_type, max_body_bytes=limit)
 
 
-def _exchange(
-    settings: Settings[UserT],
-    user: UserT | None,
-    context: RequestContext,
-    read: Callable[[], AccountSessionRequest],
-    finish: Callable[[AccountSession], R],
-) -> Flow[R]:
-    """Request in, decide, Stripe, response out; audited, fail closed."""
-    trail = trail_of(context)
-    deadline_at = deadline_of(settings)
+def _note(trail: Trail, request: AccountSessionRequest) -> None:
+    trail.stripe_account = request.account
+
+
+def _authorize(
+    settings: Settings[UserT], user: UserT, request: AccountSessionRequest
+) -> Flow[AccountSessionGrant]:
+    """Ask the ``account_sessions=`` authorizer; fail closed on anything but a grant."""
+    authorizer = _authorizer(settings)
     try:
-        authorizer = _authorizer(settings)
-        admitted = admit(settings, context, user)
-        trail.user_id = user_id = user_id_of(settings, admitted)
-        yield from refuse_misfits(settings.stripe_refusals, settings.limiter_refusals)
-        request = read()
-        trail.stripe_account = request.account
-        yield from count_user(settings, user_id, deadline_at)
-        try:
-            verdict = yield from ask(AskAuthorizer(authorizer, admitted, request))
-            refuse_session_awaitable(verdict, request)
-        except Exception as error:  # noqa: BLE001 - fail closed on anything
-            raise session_authorizer_failed(error, request) from None
-        grant = decide_session(verdict, request)
-        trail.stripe_account = grant.account
-        # The limiter's second budget, once allowed: the account named, else
-        # the user's own.
-        yield from count_card(
-            settings,
-            request.account or f"{user_id}:account_session",
-            deadline_at,
-            subject="account",
-        )
-        session = yield from _create(settings, grant, deadline_at, trail.request_id)
-        result = finish(session)
-        yield from audit(
-            trail.event(ACTION, "granted", "Stripe created an Account Session."),
-        )
+        verdict = yield from ask(AskAuthorizer(authorizer, user, request))
+        refuse_session_awaitable(verdict, request)
     except Exception as error:  # noqa: BLE001 - fail closed on anything
-        failure = as_outcome(error)
-        try:
-            yield from audit(trail.event(ACTION, failure, str(failure)))
-        except ServerMisconfiguredError as unrecorded:
-            failure = unrecorded
-        raise failure from None
-    return result
+        raise session_authorizer_failed(error, request) from None
+    return decide_session(verdict, request)
+
+
+def _budget(
+    request: AccountSessionRequest, _grant: AccountSessionGrant, user_id: str | None
+) -> tuple[str, str]:
+    """The second budget, once allowed: the account named, else the user's own."""
+    return request.account or f"{user_id}:account_session", "account"
+
+
+def _respond(
+    _settings: Settings[UserT], _user: UserT, session: AccountSession
+) -> HttpResponse:
+    return session_response(session)
+
+
+def session_request(account: str | None) -> AccountSessionRequest:
+    """What ``create_account_session`` checks of its argument."""
+    if account is not None and not is_account_id(account):
+        raise InvalidRequestError(
+            "account must be a connected account id (acct_...).", field="account"
+        )
+    return AccountSessionRequest(account=account)
 
 
 def _authorizer(settings: Settings[UserT]) -> AccountSessionAuthorizer[UserT]:
@@ -182,9 +115,10 @@ def _authorizer(settings: Settings[UserT]) -> AccountSessionAuthorizer[UserT]:
 
 def _create(
     settings: Settings[UserT],
+    _request: AccountSessionRequest,
     grant: AccountSessionGrant,
+    trail: Trail,
     deadline_at: float,
-    request_id: str | None,
 ) -> Flow[AccountSession]:
     """``POST /v1/account_sessions`` within the deadline; the answer checked.
 
@@ -192,7 +126,7 @@ def _create(
     names: no ``Stripe-Account`` header. A session that comes after the
     deadline, or in an answer that cannot be read, is dropped: Stripe
     cannot revoke one, nobody received its secret, and it expires.
-    *request_id* is the request's own, for the log.
+    The trail's request id is the request's own, for the log.
     """
     check_console_logging()
     options = stripe_options(settings, None, idempotent=True)
@@ -213,7 +147,7 @@ def _create(
                 unreadable,
                 asked=f"Account Session request for account {grant.account}",
                 idempotency_key=options.get("idempotency_key") or "",
-                request_id=request_id,
+                request_id=trail.request_id,
                 fate="a session may exist; Stripe cannot revoke one, nobody "
                 "received its secret, and it expires on its own.",
             ) from None
@@ -221,5 +155,20 @@ def _create(
     return account_session(response, grant)
 
 
-def _same(session: AccountSession) -> AccountSession:
-    return session
+def _account(grant: AccountSessionGrant) -> str | None:
+    return grant.account
+
+
+ACCOUNT_SESSION: Door[AccountSession] = Door(
+    action="account_session",
+    uses=_uses,
+    read=_read,
+    note=_note,
+    authorize=_authorize,
+    account=_account,
+    budget=_budget,
+    make=_create,
+    keeps=False,
+    granted="Stripe created an Account Session.",
+    respond=_respond,
+)
