@@ -43,7 +43,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("the page's Stripe.js config", ["_client_config"]),
     ("settings", ["_settings"]),
-    ("steps", ["_flows", "_flows.steps"]),
+    ("answers and checks", ["_flows", "_flows.answers", "_flows.checks"]),
     ("revocation", ["_flows.revocation"]),
     ("the one exchange", ["_flows.exchange"]),
     ("flows", ["_flows.keys", "_flows.account_sessions", "_flows.stripe_events"]),

@@ -124,8 +124,8 @@ def deadline_sentence() -> str:
 
 
 def test_the_deadline_sentence_names_the_whole_request() -> None:
-    # What _flows.steps does: one deadline_of() per request, shared by the
-    # limiter, Stripe and the ledger through remaining().
+    # What the flows do: one deadline_of() per request, shared by the
+    # limiter, Stripe and the ledger through _perform.remaining().
     sentence = deadline_sentence()
 
     assert (True, True, True, True) == (

@@ -1,14 +1,15 @@
 """The issuer: its configuration and its public methods, each a sync and async twin.
 
-Every operation is a flow (``_flows``) driven the sync way or the async way
-(``_driver``); this class checks its arguments once, freezes them as the
-flows' `Settings`, and gives each flow
-its two public doors, one line each.
+This class checks its arguments once and freezes them as the flows'
+`Settings`, with one performer (``_perform``) for the needs of its flows.
+Each public method is one line of dispatch: a flow (``_flows``; an
+endpoint names its door), run the sync way (``_driver.run``) or the async
+way (``_driver.arun``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _redact, _redis, _stripe_answers, _stripe_client
 from ._audit import AuditSink, log_audit_event
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
 
     from ._components import AccountSession
     from ._elements import ElementOptions
+    from ._flows.exchange import Door
     from ._ledger import KeyLedger
+    from ._needs import Flow
     from ._rate_limit import RateLimiter
     from ._records import HttpResponse, IssuedKey
     from ._settings import Refusals
@@ -47,6 +50,8 @@ if TYPE_CHECKING:
 _redact.install()
 
 MAX_DEADLINE = 300.0
+
+R = TypeVar("R")
 
 
 class EphemeralKeyIssuer(Generic[UserT]):
@@ -226,6 +231,36 @@ class EphemeralKeyIssuer(Generic[UserT]):
             f"authorizer={getattr(self._settings.authorizer, '__qualname__', '?')})"
         )
 
+    def _run(self, flow: Flow[R]) -> R:
+        return run(flow, self._performer.perform)
+
+    async def _arun(self, flow: Flow[R]) -> R:
+        return await arun(flow, self._performer.aperform)
+
+    def _door(  # noqa: PLR0913, PLR0917 - a door, and the endpoint's inputs
+        self,
+        door: Door[Any],
+        user: UserT | None,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str] | None,
+        client_ip: str | None,
+    ) -> Flow[HttpResponse]:
+        return exchange.handle(
+            self._settings,
+            door,
+            user,
+            body=body,
+            content_type=content_type,
+            headers=headers,
+            client_ip=client_ip,
+        )
+
+    def _direct(
+        self, door: Door[R], user: UserT | None, asked: Callable[[], object]
+    ) -> Flow[R]:
+        return exchange.direct(self._settings, door, user, asked)
+
     @property
     def api_version(self) -> str:
         """The ``Stripe-Version`` this issuer sends."""
@@ -263,18 +298,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         *client_ip* goes there too. Never raises: every outcome, bad input
         and Stripe trouble included, is a response.
         """
-        return run(
-            exchange.handle(
-                self._settings,
-                WEB,
-                user,
-                body=body,
-                content_type=content_type,
-                headers=headers,
-                client_ip=client_ip,
-            ),
-            self._performer.perform,
-        )
+        return self._run(self._door(WEB, user, body, content_type, headers, client_ip))
 
     async def ahandle(
         self,
@@ -286,17 +310,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         client_ip: str | None = None,
     ) -> HttpResponse:
         """Same as `handle`, but async; the authorizer may be sync or async."""
-        return await arun(
-            exchange.handle(
-                self._settings,
-                WEB,
-                user,
-                body=body,
-                content_type=content_type,
-                headers=headers,
-                client_ip=client_ip,
-            ),
-            self._performer.aperform,
+        return await self._arun(
+            self._door(WEB, user, body, content_type, headers, client_ip)
         )
 
     def issue(self, user: UserT | None, *, card_id: str, nonce: str) -> IssuedKey:
@@ -307,22 +322,14 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 [`issuing_elements.exceptions`][issuing_elements.exceptions]); nothing
                 is issued.
         """
-        return run(
-            exchange.direct(
-                self._settings, WEB, user, lambda: issue_request(card_id, nonce)
-            ),
-            self._performer.perform,
-        )
+        return self._run(self._direct(WEB, user, lambda: issue_request(card_id, nonce)))
 
     async def aissue(
         self, user: UserT | None, *, card_id: str, nonce: str
     ) -> IssuedKey:
         """Same as `issue`, but async; the authorizer may be sync or async."""
-        return await arun(
-            exchange.direct(
-                self._settings, WEB, user, lambda: issue_request(card_id, nonce)
-            ),
-            self._performer.aperform,
+        return await self._arun(
+            self._direct(WEB, user, lambda: issue_request(card_id, nonce))
         )
 
     def handle_mobile(
@@ -343,17 +350,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         object, as the SDKs read it. Never raises, like
         [`handle`][issuing_elements.EphemeralKeyIssuer.handle].
         """
-        return run(
-            exchange.handle(
-                self._settings,
-                MOBILE,
-                user,
-                body=body,
-                content_type=content_type,
-                headers=headers,
-                client_ip=client_ip,
-            ),
-            self._performer.perform,
+        return self._run(
+            self._door(MOBILE, user, body, content_type, headers, client_ip)
         )
 
     async def ahandle_mobile(
@@ -366,17 +364,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         client_ip: str | None = None,
     ) -> HttpResponse:
         """Same as `handle_mobile`, but async."""
-        return await arun(
-            exchange.handle(
-                self._settings,
-                MOBILE,
-                user,
-                body=body,
-                content_type=content_type,
-                headers=headers,
-                client_ip=client_ip,
-            ),
-            self._performer.aperform,
+        return await self._arun(
+            self._door(MOBILE, user, body, content_type, headers, client_ip)
         )
 
     def issue_mobile(
@@ -390,28 +379,16 @@ class EphemeralKeyIssuer(Generic[UserT]):
         Raises:
             IssuingElementsError: A subclass per outcome; nothing is issued.
         """
-        return run(
-            exchange.direct(
-                self._settings,
-                MOBILE,
-                user,
-                lambda: mobile_request(card_id, api_version),
-            ),
-            self._performer.perform,
+        return self._run(
+            self._direct(MOBILE, user, lambda: mobile_request(card_id, api_version))
         )
 
     async def aissue_mobile(
         self, user: UserT | None, *, card_id: str, api_version: str
     ) -> IssuedKey:
         """Same as `issue_mobile`, but async."""
-        return await arun(
-            exchange.direct(
-                self._settings,
-                MOBILE,
-                user,
-                lambda: mobile_request(card_id, api_version),
-            ),
-            self._performer.aperform,
+        return await self._arun(
+            self._direct(MOBILE, user, lambda: mobile_request(card_id, api_version))
         )
 
     def revoke(self, key_id: str, *, stripe_account: str | None = None) -> None:
@@ -420,17 +397,11 @@ class EphemeralKeyIssuer(Generic[UserT]):
         Pass the same *stripe_account* the key was issued under
         (``IssuedKey.stripe_account``).
         """
-        run(
-            revocation.revoke(self._settings, key_id, stripe_account),
-            self._performer.perform,
-        )
+        self._run(revocation.revoke(self._settings, key_id, stripe_account))
 
     async def arevoke(self, key_id: str, *, stripe_account: str | None = None) -> None:
         """Same as `revoke`, but async."""
-        await arun(
-            revocation.revoke(self._settings, key_id, stripe_account),
-            self._performer.aperform,
-        )
+        await self._arun(revocation.revoke(self._settings, key_id, stripe_account))
 
     def revoke_user(self, user_id: str) -> int:
         """Revoke every live key the key ledger holds for *user_id*.
@@ -443,17 +414,11 @@ class EphemeralKeyIssuer(Generic[UserT]):
             ConfigurationError: The issuer has no ``key_ledger``.
             ServiceUnavailableError: The ledger cannot be read.
         """
-        return run(
-            revocation.revoke_all(self._settings, user_id=user_id),
-            self._performer.perform,
-        )
+        return self._run(revocation.revoke_all(self._settings, user_id=user_id))
 
     async def arevoke_user(self, user_id: str) -> int:
         """Same as `revoke_user`, but async."""
-        return await arun(
-            revocation.revoke_all(self._settings, user_id=user_id),
-            self._performer.aperform,
-        )
+        return await self._arun(revocation.revoke_all(self._settings, user_id=user_id))
 
     def revoke_card(self, card_id: str) -> int:
         """Revoke every live key the key ledger holds for *card_id*.
@@ -461,17 +426,11 @@ class EphemeralKeyIssuer(Generic[UserT]):
         Same contract as
         [`revoke_user`][issuing_elements.EphemeralKeyIssuer.revoke_user].
         """
-        return run(
-            revocation.revoke_all(self._settings, card_id=card_id),
-            self._performer.perform,
-        )
+        return self._run(revocation.revoke_all(self._settings, card_id=card_id))
 
     async def arevoke_card(self, card_id: str) -> int:
         """Same as `revoke_card`, but async."""
-        return await arun(
-            revocation.revoke_all(self._settings, card_id=card_id),
-            self._performer.aperform,
-        )
+        return await self._arun(revocation.revoke_all(self._settings, card_id=card_id))
 
     def handle_stripe_event(
         self,
@@ -495,11 +454,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
         Stripe would not revoke: 503 with ``Retry-After`` (Stripe delivers
         the event again). Never raises.
         """
-        return run(
+        return self._run(
             stripe_events.handle(
                 self._settings, body=body, headers=headers, client_ip=client_ip
-            ),
-            self._performer.perform,
+            )
         )
 
     async def ahandle_stripe_event(
@@ -510,11 +468,10 @@ class EphemeralKeyIssuer(Generic[UserT]):
         client_ip: str | None = None,
     ) -> HttpResponse:
         """Same as `handle_stripe_event`, but async."""
-        return await arun(
+        return await self._arun(
             stripe_events.handle(
                 self._settings, body=body, headers=headers, client_ip=client_ip
-            ),
-            self._performer.aperform,
+            )
         )
 
     def handle_account_session(
@@ -532,17 +489,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         form); 200 answers ``{"clientSecret", "expiresAt"}``. Same contract
         as `handle` otherwise: never raises.
         """
-        return run(
-            exchange.handle(
-                self._settings,
-                ACCOUNT_SESSION,
-                user,
-                body=body,
-                content_type=content_type,
-                headers=headers,
-                client_ip=client_ip,
-            ),
-            self._performer.perform,
+        return self._run(
+            self._door(ACCOUNT_SESSION, user, body, content_type, headers, client_ip)
         )
 
     async def ahandle_account_session(
@@ -555,17 +503,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         client_ip: str | None = None,
     ) -> HttpResponse:
         """Same as `handle_account_session`, but async."""
-        return await arun(
-            exchange.handle(
-                self._settings,
-                ACCOUNT_SESSION,
-                user,
-                body=body,
-                content_type=content_type,
-                headers=headers,
-                client_ip=client_ip,
-            ),
-            self._performer.aperform,
+        return await self._arun(
+            self._door(ACCOUNT_SESSION, user, body, content_type, headers, client_ip)
         )
 
     def create_account_session(
@@ -578,22 +517,16 @@ class EphemeralKeyIssuer(Generic[UserT]):
                 (`AccountNotFoundError`
                 when denied); nothing is created.
         """
-        return run(
-            exchange.direct(
-                self._settings, ACCOUNT_SESSION, user, lambda: session_request(account)
-            ),
-            self._performer.perform,
+        return self._run(
+            self._direct(ACCOUNT_SESSION, user, lambda: session_request(account))
         )
 
     async def acreate_account_session(
         self, user: UserT | None, *, account: str | None = None
     ) -> AccountSession:
         """Same as `create_account_session`, but async."""
-        return await arun(
-            exchange.direct(
-                self._settings, ACCOUNT_SESSION, user, lambda: session_request(account)
-            ),
-            self._performer.aperform,
+        return await self._arun(
+            self._direct(ACCOUNT_SESSION, user, lambda: session_request(account))
         )
 
 

@@ -89,7 +89,7 @@ MUTANTS = {
         "headers=extra or _HEADERS",
     ),
     "retry-after-rounds-down": (
-        "_flows/steps.py",
+        "_flows/checks.py",
         "seconds = math.ceil(float(retry_in))",
         "seconds = int(float(retry_in))",
     ),

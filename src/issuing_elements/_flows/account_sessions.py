@@ -38,8 +38,9 @@ from issuing_elements._stripe_answers import (
 )
 from issuing_elements.exceptions import ConfigurationError, InvalidRequestError
 
+from .answers import logger
+from .checks import stripe_options
 from .exchange import Door
-from .steps import logger, stripe_options
 
 if TYPE_CHECKING:
     from issuing_elements._audit import Trail

@@ -31,19 +31,16 @@ from issuing_elements.exceptions import (
     ServerMisconfiguredError,
 )
 
-from .revocation import revoke_orphan
-from .steps import (
+from .answers import as_outcome, audit, endpoint, trail_of
+from .checks import (
     admit,
-    as_outcome,
-    audit,
     count_card,
     count_user,
     deadline_of,
-    endpoint,
     refuse_misfits,
-    trail_of,
     user_id_of,
 )
+from .revocation import revoke_orphan
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -39,9 +39,9 @@ from issuing_elements._stripe_answers import (
 )
 from issuing_elements.exceptions import IssuingElementsError
 
+from .checks import authorize, stripe_options
 from .exchange import Door
 from .revocation import revoke_orphan
-from .steps import authorize, stripe_options
 
 if TYPE_CHECKING:
     from issuing_elements._audit import Trail

@@ -24,13 +24,8 @@ from issuing_elements.exceptions import (
     IssuingElementsError,
 )
 
-from .steps import (
-    as_outcome,
-    audit_quietly,
-    deadline_of,
-    refuse_misfits,
-    stripe_options,
-)
+from .answers import as_outcome, audit_quietly
+from .checks import deadline_of, refuse_misfits, stripe_options
 
 if TYPE_CHECKING:
     from issuing_elements._authorize import UserT

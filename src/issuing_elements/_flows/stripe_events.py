@@ -31,15 +31,9 @@ from issuing_elements.exceptions import (
     StripeUnavailableError,
 )
 
+from .answers import as_outcome, audit, endpoint, trail_of
+from .checks import deadline_of, stripe_options
 from .revocation import sweep
-from .steps import (
-    as_outcome,
-    audit,
-    deadline_of,
-    endpoint,
-    stripe_options,
-    trail_of,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -1,8 +1,12 @@
-"""The steps every flow takes the same way: admit, name, count, authorize, audit.
+"""What every door checks and counts before Stripe, and what every call carries.
 
-Each step either returns, raises one of the library's errors (the outcome
-the flow answers with), or, where it waits, is a flow itself
-(``yield from``).
+Each check either returns, raises one of the library's errors (the outcome
+the flow answers with), or, where it needs something from outside, is a
+flow itself (``yield from``): the twin refused (`refuse_misfits`), the
+origin and the user admitted (`admit`), the user named (`user_id_of`), the
+user's and the card's budgets spent (`count_user`, `count_card`), the
+authorizer asked (`authorize`); and every call's deadline (`deadline_of`)
+and Stripe options (`stripe_options`).
 """
 
 from __future__ import annotations
@@ -12,65 +16,29 @@ import math
 import time
 from typing import TYPE_CHECKING, TypeVar
 
-from issuing_elements._audit import Trail
-from issuing_elements._authorize import (
-    authorizer_failed,
-    decide,
-    refuse_awaitable,
-)
-from issuing_elements._needs import AskAuthorizer, HitLimit, RefuseTwin, WriteTrail, ask
+from issuing_elements._authorize import authorizer_failed, decide, refuse_awaitable
+from issuing_elements._needs import AskAuthorizer, HitLimit, RefuseTwin, ask
 from issuing_elements._origin import check_origin
-from issuing_elements._request import request_context
-from issuing_elements._response import error_response
 from issuing_elements._stripe_answers import request_options
 from issuing_elements.exceptions import (
     ConfigurationError,
-    IssuingElementsError,
     RateLimitedError,
-    ServerMisconfiguredError,
     ServiceUnavailableError,
     UnauthenticatedError,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
     import stripe
 
-    from issuing_elements._audit import Action, AuditEvent
     from issuing_elements._authorize import UserT
     from issuing_elements._needs import Flow
-    from issuing_elements._records import Grant, HttpResponse, KeyRequest
+    from issuing_elements._records import Grant, KeyRequest
     from issuing_elements._request import RequestContext
     from issuing_elements._settings import Refusals, Settings
 
 logger = logging.getLogger("issuing_elements")
 
 U = TypeVar("U")
-
-
-def endpoint(
-    action: Action,
-    headers: Mapping[str, str] | None,
-    client_ip: str | None,
-    exchange: Callable[[RequestContext], Flow[HttpResponse]],
-) -> Flow[HttpResponse]:
-    """An exchange as an endpoint: the headers read once, every outcome answered.
-
-    Never raises: the library's errors become their answers, anything else
-    a logged 500. Headers that cannot be read are refused, and audited.
-    """
-    try:
-        try:
-            context = request_context(headers, client_ip)
-        except ServerMisconfiguredError as unreadable:
-            yield from audit_quietly(Trail().event(action, unreadable, str(unreadable)))
-            raise
-        return (yield from exchange(context))
-    except IssuingElementsError as error:
-        return error_response(error)
-    except Exception as error:  # noqa: BLE001 - every outcome is a response
-        return error_response(unexpected(error))
 
 
 def refuse_misfits(*refusals: Refusals) -> Flow[None]:
@@ -86,15 +54,6 @@ def refuse_misfits(*refusals: Refusals) -> Flow[None]:
     asynchronous = next((why for _, why in refusals if why is not None), None)
     if sync is not None or asynchronous is not None:
         yield from ask(RefuseTwin(sync, asynchronous))
-
-
-def trail_of(context: RequestContext) -> Trail:
-    """A new audit trail, knowing what the request says about itself."""
-    return Trail(
-        request_id=context.header("x-request-id"),
-        user_agent=context.header("user-agent"),
-        client_ip=context.client_ip,
-    )
 
 
 def admit(settings: Settings[U], context: RequestContext, user: U | None) -> U:
@@ -184,11 +143,6 @@ def _spend(settings: Settings[UserT], hit: HitLimit, subject: str) -> Flow[None]
         raise RateLimitedError("The rate limit is reached.", retry_after=seconds)
 
 
-def deadline_of(settings: Settings[UserT]) -> float:
-    """When a request that starts now must be answered (``time.monotonic()``)."""
-    return time.monotonic() + settings.deadline
-
-
 def authorize(
     settings: Settings[UserT], user: UserT, request: KeyRequest
 ) -> Flow[Grant]:
@@ -201,28 +155,9 @@ def authorize(
     return decide(verdict, request)
 
 
-def audit(event: AuditEvent) -> Flow[None]:
-    """Hand *event* to the sink; a sink that fails makes the decision fail (500)."""
-    try:
-        yield from ask(WriteTrail(event))
-    except Exception as error:
-        logger.exception(
-            "The audit sink raised %s; failing closed.", type(error).__name__
-        )
-        raise ServerMisconfiguredError("The audit sink failed.") from None
-
-
-def audit_quietly(event: AuditEvent) -> Flow[None]:
-    """Hand *event* to the sink where nothing is left to refuse; log a failure."""
-    try:
-        yield from ask(WriteTrail(event))
-    except Exception as error:
-        logger.exception(
-            "The audit sink raised %s on a %s %s event; it is lost.",
-            type(error).__name__,
-            event.action,
-            event.outcome,
-        )
+def deadline_of(settings: Settings[UserT]) -> float:
+    """When a request that starts now must be answered (``time.monotonic()``)."""
+    return time.monotonic() + settings.deadline
 
 
 def stripe_options(
@@ -242,18 +177,3 @@ def stripe_options(
         settings.max_network_retries,
         idempotent=idempotent,
     )
-
-
-def unexpected(error: BaseException) -> ServerMisconfiguredError:
-    """A failure nobody planned for: logged with its traceback, answered 500."""
-    logger.error(
-        "Unexpected %s while issuing a key; answering 500.",
-        type(error).__name__,
-        exc_info=error,
-    )
-    return ServerMisconfiguredError("Unexpected error.")
-
-
-def as_outcome(error: Exception) -> IssuingElementsError:
-    """The library's outcome for *error*; anything unexpected is a logged 500."""
-    return error if isinstance(error, IssuingElementsError) else unexpected(error)
