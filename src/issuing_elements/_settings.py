@@ -1,9 +1,9 @@
-"""The issuer's settings: one frozen record that every flow reads.
+"""The issuer's settings: one frozen record that every flow and the performer read.
 
-[`EphemeralKeyIssuer`][issuing_elements.EphemeralKeyIssuer] checks its arguments and
-freezes them here; the
-flows are functions of this record, so that a flow can be read (and
-tested) without the class around it.
+[`EphemeralKeyIssuer`][issuing_elements.EphemeralKeyIssuer] checks its
+arguments and freezes them here. A flow is a function of this record and
+one request, and needs nothing else: ``tests/test_flows_stepped.py`` steps
+each door's flow on it by hand, with no performer.
 """
 
 from __future__ import annotations

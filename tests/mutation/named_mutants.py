@@ -74,8 +74,8 @@ MUTANTS = {
     ),
     "secret-any-prefix": (
         "_stripe_answers.py",
-        'and secret.startswith("ek_")\n',
-        "\n",
+        'return isinstance(value, str) and value.startswith("ek_")\n',
+        "return isinstance(value, str)\n",
     ),
     "idempotency-key-on-delete": (
         "_flows/revocation.py",
@@ -95,8 +95,8 @@ MUTANTS = {
     ),
     "revocation-audited-as-warning": (
         "_audit.py",
-        'event.outcome in ("granted", "revoked")',
-        'event.outcome in ("granted",)',
+        'event.outcome in ("granted", "revoked", "ignored")',
+        'event.outcome in ("granted", "ignored")',
     ),
     "errors-cacheable": (
         "_response.py",
