@@ -163,19 +163,6 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
     )
     idempotency_key = options.get("idempotency_key") or ""
 
-    def look_for_it(why: str) -> Flow[None]:
-        # The answer may be lost or unreadable, not the key: look for it, in the
-        # background, once (the same idempotency key, no retries of its own).
-        yield from ask(
-            FindLostKey(
-                params=params,
-                options=options,
-                card_id=request.card_id,
-                request_id=trail.request_id,
-                why=why,
-            )
-        )
-
     try:
         response = yield from ask(
             CallStripe(
@@ -197,10 +184,12 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
                 request_id=trail.request_id,
                 fate="a key may exist; asking again to find it and revoke it.",
             )
-            yield from look_for_it("could not be read")
+            yield from _look_for_it(
+                params, options, request, trail, "could not be read"
+            )
             raise refused from None
         if isinstance(error, stripe.APIConnectionError):
-            yield from look_for_it("was lost")
+            yield from _look_for_it(params, options, request, trail, "was lost")
         raise translate(error, action=CREATE, api_version=api_version) from None
     try:
         return issued_key(
@@ -221,8 +210,30 @@ def _create(  # noqa: PLR0913 - what was asked and granted, under which version,
                 idempotency_key,
                 trail.request_id,
             )
-            yield from look_for_it("named no key")
+            yield from _look_for_it(params, options, request, trail, "named no key")
         raise
+
+
+def _look_for_it(
+    params: object,
+    options: stripe.RequestOptions,
+    request: KeyRequest,
+    trail: Trail,
+    why: str,
+) -> Flow[None]:
+    """The answer may be lost or unreadable, not the key: look for it, and revoke it.
+
+    In the background, once: the same idempotency key, no retries of its own.
+    """
+    yield from ask(
+        FindLostKey(
+            params=params,
+            options=options,
+            card_id=request.card_id,
+            request_id=trail.request_id,
+            why=why,
+        )
+    )
 
 
 WEB: Door[IssuedKey] = Door(
