@@ -103,6 +103,9 @@ def test_an_unknown_fields_answer_counts_one_more(
 class _Limiter:
     """A rate limiter that always asks to wait *seconds* (the protocol's answer)."""
 
+    in_process = True  # answers at once, from memory
+    fail_open = False
+
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 

@@ -223,26 +223,6 @@ def test_cancellation_after_the_key_revokes_it_then_leaves(
         flow.send(None)
 
 
-def test_a_custom_limiter_must_declare_fail_open() -> None:
-    class Limiter:
-        in_process = False
-
-        def hit_user(self, user_id: str) -> None: ...
-        async def ahit_user(self, user_id: str) -> None: ...
-        def hit_card(self, card_id: str) -> None: ...
-        async def ahit_card(self, card_id: str) -> None: ...
-
-    from issuing_elements.exceptions import ConfigurationError  # noqa: PLC0415
-
-    with pytest.raises(ConfigurationError, match="declare fail_open"):
-        EphemeralKeyIssuer(
-            stripe.StripeClient("sk_test_fakeStepped"),
-            authorize,
-            api_version="2020-03-02",
-            rate_limiter=Limiter(),  # type: ignore[arg-type]  # the point
-        )
-
-
 # -- the mobile door ----------------------------------------------------------
 
 SDK_VERSION = "2024-06-20"

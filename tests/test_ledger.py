@@ -10,8 +10,15 @@ from collections.abc import Awaitable, Iterator
 
 import pytest
 import redis
+import stripe
 
-from issuing_elements import KeyLedger, LiveKey, MemoryKeyLedger, RedisKeyLedger
+from issuing_elements import (
+    EphemeralKeyIssuer,
+    KeyLedger,
+    LiveKey,
+    MemoryKeyLedger,
+    RedisKeyLedger,
+)
 from issuing_elements._ledger import TOMBSTONE_SECONDS
 from issuing_elements.exceptions import ConfigurationError, ServiceUnavailableError
 from redis_server import RedisServer
@@ -709,3 +716,18 @@ def test_a_stopped_redis_is_named_as_the_async_key_ledgers(
             ]
 
     assert ["the key ledger's Redis failed"] * 6 == asyncio.run(after_stopping())
+
+
+def test_a_ledger_that_does_not_declare_in_process_is_refused(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    class Undeclared(MemoryKeyLedger):
+        in_process = None  # type: ignore[assignment]  # undeclared on purpose
+
+    with pytest.raises(ConfigurationError) as raised:
+        EphemeralKeyIssuer(stripe_client, lambda _u, _r: True, key_ledger=Undeclared())
+
+    assert (
+        "key_ledger must declare in_process = True or False (the KeyLedger "
+        "protocol); Undeclared.in_process is missing"
+    ) in str(raised.value)

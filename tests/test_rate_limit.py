@@ -364,6 +364,57 @@ def test_a_limiter_without_the_protocols_methods_is_refused(
     ) in str(raised.value)
 
 
+class _Declaring:
+    """A limiter of the protocol's four methods that allows everything."""
+
+    def hit_user(self, _user_id: str) -> None: ...
+
+    async def ahit_user(self, _user_id: str) -> None: ...
+
+    def hit_card(self, _card_id: str) -> None: ...
+
+    async def ahit_card(self, _card_id: str) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        ({"in_process": False}, "rate_limiter must declare fail_open = True or False"),
+        ({"fail_open": False}, "rate_limiter must declare in_process = True or False"),
+        (
+            {"in_process": False, "fail_open": "yes"},
+            "RateLimiter protocol); _Declaring.fail_open is 'yes'",
+        ),
+    ],
+    ids=["no fail_open", "no in_process", "fail_open not a bool"],
+)
+def test_a_limiter_that_does_not_declare_itself_is_refused(
+    stripe_client: stripe.StripeClient, declared: dict[str, object], message: str
+) -> None:
+    limiter = _Declaring()
+    for name, value in declared.items():
+        setattr(limiter, name, value)
+
+    with pytest.raises(ConfigurationError) as raised:
+        EphemeralKeyIssuer(stripe_client, lambda _u, _r: True, rate_limiter=limiter)  # type: ignore[arg-type]  # undeclared on purpose
+
+    assert message in str(raised.value)
+
+
+def test_a_limiter_that_declares_itself_is_accepted(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    limiter = _Declaring()
+    limiter.in_process = True  # type: ignore[attr-defined]  # declared here
+    limiter.fail_open = False  # type: ignore[attr-defined]  # declared here
+
+    issuer = EphemeralKeyIssuer(
+        stripe_client, lambda _u, _r: True, rate_limiter=limiter
+    )  # type: ignore[arg-type]  # a plain class
+
+    assert "EphemeralKeyIssuer(" in repr(issuer)
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
