@@ -56,7 +56,7 @@ $(DEMO_VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(DEMO_VENV)/.installed
-	$(DEMO_VENV)/bin/python examples/demo.py
+	$(DEMO_VENV)/bin/python -m examples.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples docs/hooks benchmarks
@@ -124,7 +124,7 @@ fuzz: $(STAMP)
 LOAD_REQUESTS ?= 10000
 LOAD_CONCURRENCY ?= 50
 load: $(STAMP)
-	$(BIN)/python benchmarks/load.py --requests $(LOAD_REQUESTS) --concurrency $(LOAD_CONCURRENCY)
+	$(BIN)/python -m benchmarks.load --requests $(LOAD_REQUESTS) --concurrency $(LOAD_CONCURRENCY)
 
 # Each fault of issue 15 once, against local stand-ins; about 30 s. A bounded
 # script, not a timed test: exits 1 if a key is left live or a wall time passes its bound.
