@@ -140,7 +140,7 @@ class Browser:
         self.callers = [
             (token, card, account)
             for token, user in sorted(users["tokens"].items())
-            for card, account in users["cards"][user].items()
+            for card, account in users["cards"].get(user, {}).items()
         ]
         for _, card, account in self.callers:
             fake.add_card(card, account=account)
