@@ -30,7 +30,6 @@ import binascii
 from typing import TYPE_CHECKING, Any
 
 from examples._shared import (
-    MAX_BODY_BYTES,
     REFRESH_MARGIN,
     Demo,
     demo_users,
@@ -64,7 +63,6 @@ def build_issuer(demo: Demo) -> EphemeralKeyIssuer[str]:
     return EphemeralKeyIssuer(
         demo.stripe_client,
         authorize,
-        max_body_bytes=MAX_BODY_BYTES,
         allowed_origins=demo.allowed_origins,
         # Keys follow the card: the ledger knows the live keys, and
         # POST /stripe-events revokes a stopped card's.

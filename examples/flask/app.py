@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, request
 
 from examples._shared import (
-    MAX_BODY_BYTES,
     REFRESH_MARGIN,
     Demo,
     demo_users,
@@ -94,7 +93,6 @@ def build_issuer(demo: Demo) -> EphemeralKeyIssuer[str]:
         demo.stripe_client,
         authorize,
         account_sessions=authorize_admin,
-        max_body_bytes=MAX_BODY_BYTES,
         allowed_origins=demo.allowed_origins,
         # Keys follow the card: the ledger knows the live keys, and
         # POST /stripe-events revokes a stopped card's.

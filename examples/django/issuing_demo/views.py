@@ -14,7 +14,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from examples._shared import (
-    MAX_BODY_BYTES,
     REFRESH_MARGIN,
     Demo,
     demo_users,
@@ -47,7 +46,6 @@ def build_issuer(demo: Demo) -> EphemeralKeyIssuer[str]:
     return EphemeralKeyIssuer(
         demo.stripe_client,
         authorize,
-        max_body_bytes=MAX_BODY_BYTES,
         allowed_origins=demo.allowed_origins,
         # Keys follow the card: the ledger knows the live keys, and
         # POST /stripe-events revokes a stopped card's.
