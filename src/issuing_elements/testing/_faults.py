@@ -46,7 +46,9 @@ class Fault:
     @property
     def replaces_answer(self) -> bool:
         """A failure or a plain drop: Stripe never sees the request."""
-        return self.kind == "fail" or (self.kind == "drop" and not self.after_processing)
+        return self.kind == "fail" or (
+            self.kind == "drop" and not self.after_processing
+        )
 
     def reply(self) -> Reply:
         """A failure's answer, in Stripe's error shape."""

@@ -219,7 +219,7 @@ class _Cardholder:
 
 @attrs.frozen
 class CardPage:
-    """One page of a card list: the cards, as Stripe shows them, and whether more follow."""
+    """One page of a card list: the cards as Stripe shows them; more to come?"""
 
     cards: list[dict[str, object]]
     has_more: bool
@@ -534,7 +534,7 @@ class StripeState:
 
     @_locked
     def block_cardholder(self, holder_id: str) -> None:
-        """Block *holder_id*, as Stripe does (the API cannot); ``KeyError`` if unknown."""
+        """Block *holder_id* as Stripe does (the API cannot); ``KeyError``: unknown."""
         if holder_id not in self._holders:
             raise KeyError(holder_id)
         self._set_holder_status(holder_id, "blocked")
@@ -560,9 +560,7 @@ class StripeState:
             if starting_after not in cards:
                 raise no_such("issuing card", starting_after, "starting_after")
             cards = cards[cards.index(starting_after) + 1 :]
-        return CardPage(
-            [self.card(card) for card in cards[:limit]], len(cards) > limit
-        )
+        return CardPage([self.card(card) for card in cards[:limit]], len(cards) > limit)
 
     # -- events --------------------------------------------------------------
 
@@ -685,5 +683,3 @@ class StripeState:
         event = StripeEvent(id=event_id, type=event_type, account=account, body=body)
         self._events.append(event)
         self._outbox.append(event)
-
-

@@ -1,4 +1,4 @@
-"""Stripe's endpoints as handlers: read the form and headers, ask the state, answer JSON.
+"""Stripe's endpoints as handlers: read the request, ask the state, answer JSON.
 
 Each handler takes a parsed request (`Incoming`), checks what Stripe checks at
 its door (the key, ``Stripe-Account``, ``Stripe-Version``, the parameters),
@@ -292,7 +292,9 @@ class StripeResponses:
     # -- card lifecycle: secret key, on the owner's Stripe-Account -----------
 
     def list_cards(self, incoming: Incoming) -> Reply:
-        self._check_update(incoming, frozenset({"cardholder", "limit", "starting_after"}))
+        self._check_update(
+            incoming, frozenset({"cardholder", "limit", "starting_after"})
+        )
         params = dict(incoming.params)
         limit_text = params.get("limit", "10")
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= _MAX_LIMIT:

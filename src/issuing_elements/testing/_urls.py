@@ -35,10 +35,9 @@ if TYPE_CHECKING:
     from ._recording import Recording
 
 
-
 @attrs.frozen
 class Route:
-    """*method* on a path matching *pattern* is *handler*'s, with the groups as arguments.
+    """*method* on a path matching *pattern*: *handler*'s, given the groups.
 
     *browser*: Stripe.js calls it, so every answer carries the CORS headers.
     """
