@@ -102,6 +102,13 @@ def no_such(kind: str, object_id: str, param: str) -> StripeError:
     )
 
 
+def _check_status(status: str | None, allowed: frozenset[str]) -> None:
+    if status is not None and status not in allowed:
+        raise StripeError(
+            400, f"Invalid status: must be one of {sorted(allowed)}", param="status"
+        )
+
+
 def random_id(prefix: str, length: int = 24) -> str:
     return prefix + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
 
@@ -485,12 +492,7 @@ class StripeState:
         """Set a card's status (and why it was canceled); one event if it changed."""
         if not self._owns(account, card_id):
             raise no_such("issuing card", card_id, "id")
-        if status is not None and status not in CARD_STATUSES:
-            raise StripeError(
-                400,
-                f"Invalid status: must be one of {sorted(CARD_STATUSES)}",
-                param="status",
-            )
+        _check_status(status, CARD_STATUSES)
         if reason is not None and (
             reason not in CANCELLATION_REASONS or status != "canceled"
         ):
@@ -522,12 +524,7 @@ class StripeState:
         holder = self._holders.get(holder_id)
         if holder is None or holder.account != account:
             raise no_such("issuing cardholder", holder_id, "id")
-        if status is not None and status not in CARDHOLDER_SETTABLE:
-            raise StripeError(
-                400,
-                f"Invalid status: must be one of {sorted(CARDHOLDER_SETTABLE)}",
-                param="status",
-            )
+        _check_status(status, CARDHOLDER_SETTABLE)
         if status is not None:
             self._set_holder_status(holder_id, status)
         return self._holder_object(holder_id)
