@@ -290,7 +290,7 @@ class FakeStripe:
         """Move the fake's clock on, for example past a key's ``expires``."""
         self._state.advance(seconds)
 
-    # -- card lifecycle events (see testing/_lifecycle.py) --------------------
+    # -- card lifecycle events (see testing/_models.py and _events.py) --------
 
     def deliver_events_to(self, url: str | None, secret: str | None) -> None:
         """Post every event from now on to *url*, signed with *secret*.
