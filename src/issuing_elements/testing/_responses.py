@@ -292,7 +292,7 @@ class StripeResponses:
     # -- card lifecycle: secret key, on the owner's Stripe-Account -----------
 
     def list_cards(self, incoming: Incoming) -> Reply:
-        self._check_update(
+        self._check_card_call(
             incoming, frozenset({"cardholder", "limit", "starting_after"})
         )
         params = dict(incoming.params)
@@ -316,7 +316,7 @@ class StripeResponses:
         return Reply(200, body)
 
     def update_card(self, incoming: Incoming, card_id: str) -> Reply:
-        self._check_update(
+        self._check_card_call(
             incoming, frozenset({"status", "cancellation_reason", "metadata"})
         )
         params = dict(incoming.params)
@@ -329,14 +329,14 @@ class StripeResponses:
         return Reply(200, card)
 
     def update_cardholder(self, incoming: Incoming, holder_id: str) -> Reply:
-        self._check_update(incoming, frozenset({"status", "metadata"}))
+        self._check_card_call(incoming, frozenset({"status", "metadata"}))
         status = dict(incoming.params).get("status")
         holder = self.state.update_cardholder(holder_id, incoming.account, status)
         return Reply(200, holder)
 
     # -- shared --------------------------------------------------------------
 
-    def _check_update(self, incoming: Incoming, allowed: frozenset[str]) -> None:
+    def _check_card_call(self, incoming: Incoming, allowed: frozenset[str]) -> None:
         self.state.authenticate_secret(incoming.credential)
         _check_account(incoming)
         for name, _ in incoming.params:
