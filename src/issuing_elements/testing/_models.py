@@ -264,7 +264,7 @@ class StripeState:
         key_lifetime: int,
         clock: Callable[[], float],
     ) -> None:
-        self.lock = threading.RLock()
+        self.lock: threading.RLock = threading.RLock()
         self._api_key = api_key
         self._publishable_key = publishable_key
         self._key_lifetime = key_lifetime
