@@ -107,7 +107,7 @@ bench: $(STAMP)
 # the total (the operator's log lines stay in the logs). --noconftest: the suite-wide log check would hold every log record
 # of the run in memory (the quick profile in `make test` runs under it).
 FUZZ_EXAMPLES ?= 100000
-FUZZ_PYTEST := $(BIN)/pytest tests/test_fuzz_endpoint.py -q -s -p no:cacheprovider -p no:logging --noconftest
+FUZZ_PYTEST := $(BIN)/pytest tests/doors/web/test_fuzz_endpoint.py -q -s -p no:cacheprovider -p no:logging --noconftest
 fuzz: $(STAMP)
 	@export ISSUING_ELEMENTS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES); dir=$$(mktemp -d); \
 	echo "fuzzing with $(FUZZ_EXAMPLES) examples; logs in $$dir"; \

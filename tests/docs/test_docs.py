@@ -40,7 +40,7 @@ import pytest
 from issuing_elements.testing import free_port
 from redis_server import RedisServer
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 FILE_BLOCK = re.compile(r"\A# (?P<path>[\w/]+\.py)(?P<continued> \(continued\))?\n")

@@ -1,6 +1,6 @@
 """The builder pages keep a runnable example each.
 
-``tests/test_docs.py`` runs every ```python block in docs/; it skips pages
+``tests/docs/test_docs.py`` runs every ```python block in docs/; it skips pages
 without one. This pins that the element, client-config and refresh pages
 exist and keep their examples, so none can drop out of that run unnoticed.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).parent.parent / "docs"
+DOCS = Path(__file__).parents[2] / "docs"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 

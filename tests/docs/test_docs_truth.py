@@ -26,7 +26,7 @@ import pytest
 import issuing_elements
 from issuing_elements import EphemeralKeyIssuer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference.md"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import issuing_elements
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPECT_INSTALLED = os.environ.get("ISSUING_ELEMENTS_EXPECT_INSTALLED") == "1"
 
 
