@@ -41,9 +41,8 @@ from issuing_elements._stripe_call import Bulkhead, acall_within, call_within
 from issuing_elements.exceptions import StripeUnavailableError
 from issuing_elements.testing import FakeStripe
 from socket_stand_ins import SilentServer
-from stripe_wire import API_KEY
+from stripe_wire import API_KEY, CARD
 
-CARD = "ic_aliceCard"
 JSON = "application/json"
 LIMIT = 4
 # Long enough for a Stripe call on a loaded machine before the store's turn.
@@ -53,13 +52,6 @@ LONG_DEADLINE = 120.0
 # How long to wait for something that must happen (never asserted).
 PATIENCE = 30.0
 STORES = ["rate limiter", "key ledger"]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as running:
-        running.add_card(CARD)
-        yield running
 
 
 @pytest.fixture

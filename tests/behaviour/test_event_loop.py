@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import stripe
 
 from issuing_elements import EphemeralKeyIssuer, Grant
 from issuing_elements.testing import FakeStripe
-from stripe_wire import owner_of
+from stripe_wire import CARD, owner_of
 
-CARD = "ic_1LoopCard"
 JSON = "application/json"
 RUNS = 20
 
@@ -29,13 +28,6 @@ ASYNC_CLIENTS = [
     pytest.param(stripe.HTTPXClient, id="HTTPXClient"),
     pytest.param(stripe.AIOHTTPClient, id="AIOHTTPClient"),
 ]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as fake:
-        fake.add_card(CARD)
-        yield fake
 
 
 def on_new_loops(

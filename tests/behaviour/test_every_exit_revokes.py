@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import stripe
 
+from doors_and_twins import WEB, Twin
 from issuing_elements import (
     AuditEvent,
     EphemeralKeyIssuer,
@@ -27,16 +28,9 @@ from issuing_elements import (
 )
 from issuing_elements.testing import FakeStripe
 from socket_stand_ins import HangUpServer
+from stripe_wire import CARD
 
-CARD = "ic_aliceCard"
 JSON = "application/json"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as running:
-        running.add_card(CARD)
-        yield running
 
 
 def allow(user: str, request: KeyRequest) -> bool:
@@ -74,9 +68,8 @@ LEAVINGS = [
 
 @pytest.mark.parametrize("leaving", LEAVINGS)
 @pytest.mark.parametrize("where", ["elements", "audit", "ledger"])
-@pytest.mark.parametrize("twin", ["handle", "ahandle"])
 def test_leaving_after_stripe_issued_revokes_the_key_then_goes_on(
-    fake: FakeStripe, leaving: type[BaseException], where: str, twin: str
+    fake: FakeStripe, leaving: type[BaseException], where: str, twin: Twin
 ) -> None:
     def elements(_user: str, _key: IssuedKey) -> list[object]:
         raise leaving
@@ -96,15 +89,8 @@ def test_leaving_after_stripe_issued_revokes_the_key_then_goes_on(
         **options,  # type: ignore[arg-type]  # one keyword per case
     )
 
-    def ask() -> object:
-        if twin == "ahandle":
-            return asyncio.run(
-                issuer.ahandle("alice", body=body(fake), content_type=JSON)
-            )
-        return issuer.handle("alice", body=body(fake), content_type=JSON)
-
     with pytest.raises(leaving):
-        ask()
+        WEB.knock(issuer, twin, nonce=fake.create_nonce(CARD))
 
     assert (1, []) == (len(fake.keys), live_keys(fake))
 
@@ -249,9 +235,8 @@ def wait_until(condition: Callable[[], bool], seconds: float = 30) -> bool:
     return True
 
 
-@pytest.mark.parametrize("twin", ["handle", "ahandle"])
 def test_a_key_whose_answer_was_lost_is_found_and_revoked(
-    fake: FakeStripe, twin: str
+    fake: FakeStripe, twin: Twin
 ) -> None:
     issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
         fake.client(), allow, max_network_retries=0
@@ -264,7 +249,7 @@ def test_a_key_whose_answer_was_lost_is_found_and_revoked(
         await asyncio.to_thread(wait_until, lambda: live_keys(fake) == [])
         return answer.status
 
-    if twin == "ahandle":
+    if twin.is_async:
         status = asyncio.run(ahandle())
     else:
         status = issuer.handle("alice", body=body(fake), content_type=JSON).status

@@ -8,10 +8,9 @@ the real stripe SDK.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +19,7 @@ import stripe
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from doors_and_twins import WEB, Twin
 from issuing_elements import EphemeralKeyIssuer, Grant, HttpResponse, IssuedKey
 from issuing_elements.testing import FakeStripe
 from stripe_wire import CARD, KEY_ID, NONCE, key_object, owner_of, stripe_error
@@ -68,16 +68,6 @@ def sync_handle(issuer: EphemeralKeyIssuer[str]) -> HttpResponse:
     return issuer.handle("alice", body=BODY, content_type=JSON)
 
 
-def async_handle(issuer: EphemeralKeyIssuer[str]) -> HttpResponse:
-    return asyncio.run(issuer.ahandle("alice", body=BODY, content_type=JSON))
-
-
-HANDLES = [
-    pytest.param(sync_handle, id="handle"),
-    pytest.param(async_handle, id="ahandle"),
-]
-
-
 @pytest.fixture
 def stripe_issues_a_key(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
@@ -93,36 +83,34 @@ def wire(httpserver: HTTPServer) -> list[tuple[str, str]]:
 
 
 @pytest.mark.usefixtures("stripe_issues_a_key")
-@pytest.mark.parametrize("handle", HANDLES)
 @pytest.mark.parametrize("value", NOT_JSON)
 def test_a_bundle_that_is_not_json_answers_500_as_valid_json(
     stripe_client: stripe.StripeClient,
     value: object,
-    handle: Callable[[EphemeralKeyIssuer[str]], HttpResponse],
+    twin: Twin,
 ) -> None:
     issuer = EphemeralKeyIssuer(
         stripe_client, owner_of({CARD: True}), elements=bundle_of(value)
     )
 
-    response = handle(issuer)
+    response = WEB.knock(issuer, twin, nonce=NONCE)
 
     assert (500, SERVER_MISCONFIGURED) == (response.status, json.loads(response.body))
 
 
 @pytest.mark.usefixtures("stripe_issues_a_key")
-@pytest.mark.parametrize("handle", HANDLES)
 @pytest.mark.parametrize("value", NOT_JSON)
 def test_a_key_that_cannot_be_handed_out_is_revoked(
     httpserver: HTTPServer,
     stripe_client: stripe.StripeClient,
     value: object,
-    handle: Callable[[EphemeralKeyIssuer[str]], HttpResponse],
+    twin: Twin,
 ) -> None:
     issuer = EphemeralKeyIssuer(
         stripe_client, owner_of({CARD: True}), elements=bundle_of(value)
     )
 
-    handle(issuer)
+    WEB.knock(issuer, twin, nonce=NONCE)
 
     assert [
         ("POST", "/v1/ephemeral_keys"),
@@ -142,12 +130,11 @@ def test_a_body_with_nan_is_never_sent(
     assert b"NaN" not in response.body
 
 
-@pytest.mark.parametrize("handle", HANDLES)
 def test_a_failed_revocation_is_logged_and_the_answer_is_still_500(
     httpserver: HTTPServer,
     stripe_client: stripe.StripeClient,
     caplog: pytest.LogCaptureFixture,
-    handle: Callable[[EphemeralKeyIssuer[str]], HttpResponse],
+    twin: Twin,
 ) -> None:
     httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
         key_object()
@@ -164,7 +151,7 @@ def test_a_failed_revocation_is_logged_and_the_answer_is_still_500(
         max_network_retries=0,
     )
 
-    response = handle(issuer)
+    response = WEB.knock(issuer, twin, nonce=NONCE)
 
     assert (500, SERVER_MISCONFIGURED) == (response.status, json.loads(response.body))
     assert [("ERROR", True)] == [
@@ -177,26 +164,14 @@ def test_a_failed_revocation_is_logged_and_the_answer_is_still_500(
 # -- stateful: FakeStripe knows which keys are live ----------------------------
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as fake:
-        fake.add_card(CARD)
-        yield fake
-
-
-@pytest.mark.parametrize("handle", ["handle", "ahandle"])
 def test_fake_stripe_holds_no_live_key_after_a_500(
-    fake: FakeStripe, handle: str
+    fake: FakeStripe, twin: Twin
 ) -> None:
     issuer = EphemeralKeyIssuer(
         fake.client(), owner_of({CARD: Grant()}), elements=bundle_of({"x"})
     )
-    body = json.dumps({"card_id": CARD, "nonce": fake.create_nonce(CARD)}).encode()
 
-    if handle == "handle":
-        response = issuer.handle("alice", body=body, content_type=JSON)
-    else:
-        response = asyncio.run(issuer.ahandle("alice", body=body, content_type=JSON))
+    response = WEB.knock(issuer, twin, nonce=fake.create_nonce(CARD))
 
     assert (500, 1, []) == (
         response.status,

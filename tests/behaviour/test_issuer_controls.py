@@ -13,7 +13,6 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -35,6 +34,7 @@ from issuing_elements import (
 from issuing_elements.exceptions import ConfigurationError
 from issuing_elements.testing import FakeStripe
 from redis_server import RedisServer
+from stripe_wire import Card
 
 ALICE_CARD = "ic_aliceCard"
 ALICE_CONNECTED_CARD = "ic_aliceConnected"
@@ -55,11 +55,8 @@ def authorize(user: str, request: KeyRequest) -> Grant | None:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as running:
-        for card, (_, account) in OWNERS.items():
-            running.add_card(card, account=account)
-        yield running
+def fake_cards() -> list[Card]:
+    return [Card(card, account) for card, (_, account) in OWNERS.items()]
 
 
 @pytest.fixture

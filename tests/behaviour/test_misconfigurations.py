@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +32,9 @@ from issuing_elements import (
 from issuing_elements.exceptions import ConfigurationError
 from issuing_elements.testing import FakeStripe
 from redis_server import RedisServer
-from stripe_wire import owner_of
+from stripe_wire import CARD, owner_of
 
-CARD = "ic_1MisconfiguredCard"
 JSON = "application/json"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as fake:
-        fake.add_card(CARD)
-        yield fake
 
 
 def body(fake: FakeStripe) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 import stripe
 from pytest_httpserver import HTTPServer
 
+from doors_and_twins import Door, Twin
 from issuing_elements import EphemeralKeyIssuer, HttpResponse, environ_headers
 from issuing_elements._csp import content_security_policy
 from issuing_elements.exceptions import ConfigurationError
@@ -83,21 +83,18 @@ def test_allowed_requests_pass(
         ),
     ],
 )
-@pytest.mark.parametrize("asynchronous", [False, True], ids=["handle", "ahandle"])
 def test_forbidden_before_anything_else(
     httpserver: HTTPServer,
     guarded: EphemeralKeyIssuer[str],
     user: str | None,
     body: bytes,
     headers: dict[str, str],
-    asynchronous: bool,
+    door: Door,
+    twin: Twin,
 ) -> None:
-    if asynchronous:
-        response = asyncio.run(
-            guarded.ahandle(user, body=body, content_type=JSON, headers=headers)
-        )
-    else:
-        response = guarded.handle(user, body=body, content_type=JSON, headers=headers)
+    response = twin.call(
+        guarded, door.method, user, body=body, content_type=JSON, headers=headers
+    )
 
     assert ((403, "forbidden_origin"), []) == (code_of(response), httpserver.log)
 
@@ -156,27 +153,21 @@ ENVIRON_NAMES = (
 )
 
 
-@pytest.mark.parametrize("twin", ["handle", "ahandle"])
 @pytest.mark.parametrize("name", ENVIRON_NAMES)
 def test_no_header_name_turns_the_origin_check_off(
     guarded: EphemeralKeyIssuer[str],
     httpserver: HTTPServer,
     name: str,
-    twin: str,
+    twin: Twin,
 ) -> None:
     """An extra header named like an environ's variable is one more header."""
     headers = {
         "Origin": "https://evil.example",
         name: "same-origin" if name == "HTTP_SEC_FETCH_SITE" else APP,
     }
-    if twin == "ahandle":
-        response = asyncio.run(
-            guarded.ahandle("alice", body=BODY, content_type=JSON, headers=headers)
-        )
-    else:
-        response = guarded.handle(
-            "alice", body=BODY, content_type=JSON, headers=headers
-        )
+    response = twin.call(
+        guarded, "handle", "alice", body=BODY, content_type=JSON, headers=headers
+    )
 
     assert ((403, "forbidden_origin"), []) == (code_of(response), httpserver.log)
 
@@ -270,22 +261,16 @@ def test_environ_headers_keeps_the_headers_and_nothing_else() -> None:
         ),
     ],
 )
-@pytest.mark.parametrize("twin", ["handle", "ahandle"])
 def test_headers_the_issuer_cannot_read_are_refused_not_ignored(
     guarded: EphemeralKeyIssuer[str],
     httpserver: HTTPServer,
     caplog: pytest.LogCaptureFixture,
     headers: Any,
-    twin: str,
+    twin: Twin,
 ) -> None:
-    if twin == "ahandle":
-        response = asyncio.run(
-            guarded.ahandle("alice", body=BODY, content_type=JSON, headers=headers)
-        )
-    else:
-        response = guarded.handle(
-            "alice", body=BODY, content_type=JSON, headers=headers
-        )
+    response = twin.call(
+        guarded, "handle", "alice", body=BODY, content_type=JSON, headers=headers
+    )
 
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert ((500, "server_misconfigured"), [], 1) == (

@@ -32,21 +32,14 @@ from issuing_elements import (
 )
 from issuing_elements.testing import FakeStripe
 from socket_stand_ins import SilentServer
+from stripe_wire import CARD
 
-CARD = "ic_aliceCard"
 JSON = "application/json"
 DEADLINE = 1.0
 # A margin that holds on a machine at load 8 on 2 cores, and still far below
 # the fault's own time: 30 s and redis-py's retries (SOCKET_TIMEOUT), or forever.
 MARGIN = 10.0
 SOCKET_TIMEOUT = 30
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as running:
-        running.add_card(CARD)
-        yield running
 
 
 @pytest.fixture

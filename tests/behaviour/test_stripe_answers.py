@@ -23,6 +23,7 @@ import stripe
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from doors_and_twins import MOBILE, SYNC, WEB, Door, Twin
 from issuing_elements import (
     AccountSessionGrant,
     EphemeralKeyIssuer,
@@ -36,30 +37,21 @@ from issuing_elements._stripe_api import (
     _retry_after,
 )
 from issuing_elements.exceptions import UnsupportedApiVersionError
-from stripe_wire import CARD, KEY_ID, NONCE, key_object, owner_of, stripe_error
+from stripe_wire import (
+    CARD,
+    KEY_ID,
+    MOBILE_VERSION,
+    NONCE,
+    key_object,
+    owner_of,
+    stripe_error,
+)
 
 JSON = "application/json"
-BODY = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
-MOBILE_VERSION = "2024-06-20"
-MOBILE_BODY = json.dumps({"card_id": CARD, "api_version": MOBILE_VERSION}).encode()
 KEYS = "/v1/ephemeral_keys"
 STRIPE_REQUEST_ID = "req_fakeUnreadableAnswer"
 # In every unreadable body: no log line may show it.
 MARKER = "fakeBodyTextMarker"
-
-
-@pytest.fixture(params=["web", "mobile"])
-def door(request: pytest.FixtureRequest) -> str:
-    """Which key endpoint: the page's or the mobile app's."""
-    door: str = request.param
-    return door
-
-
-@pytest.fixture(params=["handle", "ahandle"])
-def twin(request: pytest.FixtureRequest) -> str:
-    """The sync method or its async twin."""
-    twin: str = request.param
-    return twin
 
 
 def issuer_for(client: stripe.StripeClient) -> EphemeralKeyIssuer[str]:
@@ -80,8 +72,8 @@ def wait_until(condition: Callable[[], bool], seconds: float = 10) -> bool:
 
 def knock(
     issuer: EphemeralKeyIssuer[str],
-    door: str,
-    twin: str,
+    door: Door,
+    twin: Twin,
     settled: Callable[[], bool] = lambda: True,
 ) -> HttpResponse:
     """One request through *door* and *twin*; then wait until *settled*.
@@ -89,16 +81,16 @@ def knock(
     Under ``ahandle`` the background search is a task of the request's
     loop: the loop stays up until *settled*.
     """
-    body = MOBILE_BODY if door == "mobile" else BODY
-    if twin == "handle":
-        call = issuer.handle_mobile if door == "mobile" else issuer.handle
-        answer = call("alice", body=body, content_type=JSON)
+    body = door.encoded(CARD, NONCE)
+    if not twin.is_async:
+        answer = getattr(issuer, door.method)("alice", body=body, content_type=JSON)
         wait_until(settled)
         return answer
-    acall = issuer.ahandle_mobile if door == "mobile" else issuer.ahandle
 
     async def run() -> HttpResponse:
-        answer = await acall("alice", body=body, content_type=JSON)
+        answer: HttpResponse = await getattr(issuer, twin.method(door.method))(
+            "alice", body=body, content_type=JSON
+        )
         await asyncio.to_thread(wait_until, settled)
         return answer
 
@@ -158,8 +150,8 @@ def test_a_key_in_an_unreadable_200_is_found_again_and_revoked(
     httpserver: HTTPServer,
     stripe_client: stripe.StripeClient,
     caplog: pytest.LogCaptureFixture,
-    door: str,
-    twin: str,
+    door: Door,
+    twin: Twin,
     body: str,
     content_type: str,
 ) -> None:
@@ -197,7 +189,7 @@ def test_an_unreadable_200_is_logged_by_its_size_and_type_never_its_text(
     httpserver: HTTPServer,
     stripe_client: stripe.StripeClient,
     caplog: pytest.LogCaptureFixture,
-    door: str,
+    door: Door,
     body: str,
     content_type: str,
 ) -> None:
@@ -208,7 +200,7 @@ def test_an_unreadable_200_is_logged_by_its_size_and_type_never_its_text(
         {"id": KEY_ID, "object": "ephemeral_key", "deleted": True}
     )
 
-    knock(issuer_for(stripe_client), door, "handle", lambda: bool(deletes(httpserver)))
+    knock(issuer_for(stripe_client), door, SYNC, lambda: bool(deletes(httpserver)))
 
     [idempotency_key] = {r.headers["Idempotency-Key"] for r in creates(httpserver)}
     [line] = [message for message in ours(caplog) if "cannot be read" in message]
@@ -232,7 +224,7 @@ def test_a_key_that_cannot_be_found_again_is_logged(
     def logged() -> bool:
         return any("asking again failed too" in line for line in ours(caplog))
 
-    response = knock(issuer_for(stripe_client), "web", "handle", logged)
+    response = knock(issuer_for(stripe_client), WEB, SYNC, logged)
 
     assert ((500, "server_misconfigured"), 2, [], True) == (
         outcome_of(response),
@@ -308,8 +300,8 @@ def test_stripes_published_fixture_is_refused_and_revoked(
     httpserver: HTTPServer,
     stripe_client: stripe.StripeClient,
     caplog: pytest.LogCaptureFixture,
-    door: str,
-    twin: str,
+    door: Door,
+    twin: Twin,
 ) -> None:
     key_id = stripe_answers_the_key(httpserver, **STRIPE_FIXTURE)
 
@@ -333,8 +325,8 @@ def test_stripes_published_fixture_is_refused_and_revoked(
 def test_a_key_that_leaves_less_than_a_minute_is_refused_and_revoked(
     httpserver: HTTPServer,
     stripe_client: stripe.StripeClient,
-    door: str,
-    twin: str,
+    door: Door,
+    twin: Twin,
     left: int,
     handed_out: bool,
 ) -> None:
@@ -371,14 +363,14 @@ def test_stripe_refusing_the_apps_api_version_is_the_callers_400(
     httpserver: HTTPServer,
     stripe_client: stripe.StripeClient,
     caplog: pytest.LogCaptureFixture,
-    twin: str,
+    twin: Twin,
     stripe_says: str,
 ) -> None:
     httpserver.expect_request(KEYS, method="POST").respond_with_response(
         Response(stripe_says, status=400, mimetype=JSON)
     )
 
-    response = knock(issuer_for(stripe_client), "mobile", twin)
+    response = knock(issuer_for(stripe_client), MOBILE, twin)
 
     assert (
         400,
@@ -414,13 +406,13 @@ def test_the_issue_mobile_refusal_names_the_api_version_field(
 
 
 def test_stripe_refusing_the_servers_own_api_version_stays_500(
-    httpserver: HTTPServer, stripe_client: stripe.StripeClient, twin: str
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient, twin: Twin
 ) -> None:
     httpserver.expect_request(KEYS, method="POST").respond_with_response(
         Response(STRIPE_REFUSES_THE_VERSION, status=400, mimetype=JSON)
     )
 
-    response = knock(issuer_for(stripe_client), "web", twin)
+    response = knock(issuer_for(stripe_client), WEB, twin)
 
     assert (500, "server_misconfigured") == outcome_of(response)
 
@@ -440,7 +432,7 @@ def test_another_400_on_the_mobile_door_is_not_blamed_on_the_version(
         )
     )
 
-    response = knock(issuer_for(stripe_client), "mobile", "handle")
+    response = knock(issuer_for(stripe_client), MOBILE, SYNC)
 
     assert (500, "server_misconfigured") == outcome_of(response)
 
@@ -475,7 +467,7 @@ def test_stripes_retry_after_is_passed_on_from_1_to_the_cap(
         )
     )
 
-    response = knock(issuer_for(stripe_client), "web", "handle")
+    response = knock(issuer_for(stripe_client), WEB, SYNC)
 
     assert ((503, "stripe_unavailable"), passed_on) == (
         outcome_of(response),

@@ -30,6 +30,7 @@ from issuing_elements import (
 from issuing_elements._flows import stripe_events
 from issuing_elements.exceptions import ConfigurationError
 from issuing_elements.testing import FakeStripe
+from stripe_wire import Card
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -86,13 +87,12 @@ def event_body(
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as fake:
-        for user_cards in OWNED.values():
-            for card, account in user_cards.items():
-                holder = HOLDER if card.startswith("ic_eventsAlice") else None
-                fake.add_card(card, account=account, cardholder=holder)
-        yield fake
+def fake_cards() -> list[Card]:
+    return [
+        Card(card, account, HOLDER if card.startswith("ic_eventsAlice") else None)
+        for user_cards in OWNED.values()
+        for card, account in user_cards.items()
+    ]
 
 
 @pytest.fixture

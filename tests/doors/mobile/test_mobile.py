@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -37,6 +37,7 @@ from stripe_wire import (
     KEY_ID,
     KEY_SECRET,
     NONCE,
+    Card,
     key_object,
     owner_of,
     stripe_error,
@@ -477,10 +478,8 @@ ALICE_CARD = "ic_aliceCard"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as running:
-        running.add_card(ALICE_CARD)
-        yield running
+def fake_cards() -> list[Card]:
+    return [Card(ALICE_CARD)]
 
 
 def alice_only(user: str, request: KeyRequest) -> bool:

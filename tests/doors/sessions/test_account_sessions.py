@@ -38,6 +38,7 @@ from issuing_elements.exceptions import (
     UnauthenticatedError,
 )
 from issuing_elements.testing import FakeStripe
+from stripe_wire import Card
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -67,10 +68,8 @@ def card_admin(user: str, request: KeyRequest) -> Grant | None:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as fake:
-        fake.add_card(CARD, account=ACCOUNT)
-        yield fake
+def fake_cards() -> list[Card]:
+    return [Card(CARD, ACCOUNT)]
 
 
 def sessions_asked(fake: FakeStripe) -> int:

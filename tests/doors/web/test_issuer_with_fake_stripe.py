@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,7 +15,7 @@ from issuing_elements.exceptions import (
     StripeUnavailableError,
 )
 from issuing_elements.testing import FakeStripe
-from stripe_wire import owner_of
+from stripe_wire import Card, owner_of
 
 PLATFORM_CARD = "ic_1PlatformCard"
 CONNECTED_CARD = "ic_1ConnectedCard"
@@ -25,11 +24,8 @@ JSON = "application/json"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as fake:
-        fake.add_card(PLATFORM_CARD)
-        fake.add_card(CONNECTED_CARD, account=ACCOUNT)
-        yield fake
+def fake_cards() -> list[Card]:
+    return [Card(PLATFORM_CARD), Card(CONNECTED_CARD, ACCOUNT)]
 
 
 @pytest.fixture
