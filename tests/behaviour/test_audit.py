@@ -20,6 +20,7 @@ import stripe
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from doors_and_twins import Twin
 from issuing_elements import EphemeralKeyIssuer, Grant, KeyRequest
 from issuing_elements._audit import AuditEvent, log_audit_event
 from issuing_elements.exceptions import (
@@ -194,7 +195,6 @@ HANDLE_TABLE: list[Any] = [
 ]
 
 
-@pytest.mark.parametrize("asynchronous", [False, True], ids=["handle", "ahandle"])
 @pytest.mark.parametrize(
     ("user", "body", "content_type", "headers", "stripe_answer", "expected"),
     HANDLE_TABLE,
@@ -208,7 +208,7 @@ def test_handle_audits_one_event_per_decision(
     headers: dict[str, str],
     stripe_answer: Response | None,
     expected: tuple[str, str | None, str | None],
-    asynchronous: bool,
+    twin: Twin,
 ) -> None:
     if stripe_answer is not None:
         httpserver.expect_oneshot_request(
@@ -216,14 +216,9 @@ def test_handle_audits_one_event_per_decision(
         ).respond_with_response(stripe_answer)
     issuer, events = make_issuer(stripe_client)
 
-    if asynchronous:
-        response = asyncio.run(
-            issuer.ahandle(user, body=body, content_type=content_type, headers=headers)
-        )
-    else:
-        response = issuer.handle(
-            user, body=body, content_type=content_type, headers=headers
-        )
+    response = twin.call(
+        issuer, "handle", user, body=body, content_type=content_type, headers=headers
+    )
 
     answered = json.loads(response.body).get("error", {}).get("code", "granted")
     assert [("issue", *expected)] == [
@@ -248,7 +243,6 @@ ISSUE_TABLE: list[Any] = [
 ]
 
 
-@pytest.mark.parametrize("asynchronous", [False, True], ids=["issue", "aissue"])
 @pytest.mark.parametrize(("user", "card_id", "stripe_answer", "outcome"), ISSUE_TABLE)
 def test_issue_audits_one_event_per_decision(
     httpserver: HTTPServer,
@@ -257,7 +251,7 @@ def test_issue_audits_one_event_per_decision(
     card_id: str,
     stripe_answer: Response | None,
     outcome: str,
-    asynchronous: bool,
+    twin: Twin,
 ) -> None:
     if stripe_answer is not None:
         httpserver.expect_oneshot_request(
@@ -266,10 +260,7 @@ def test_issue_audits_one_event_per_decision(
     issuer, events = make_issuer(stripe_client)
 
     try:
-        if asynchronous:
-            asyncio.run(issuer.aissue(user, card_id=card_id, nonce=NONCE))
-        else:
-            issuer.issue(user, card_id=card_id, nonce=NONCE)
+        twin.call(issuer, "issue", user, card_id=card_id, nonce=NONCE)
         answered = "granted"
     except IssuingElementsError as error:
         answered = error.code

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,6 +28,7 @@ from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.transport import Transport
 
+from doors_and_twins import Twin
 from issuing_elements import (
     AccountSessionGrant,
     AuditEvent,
@@ -122,55 +123,21 @@ def pieces(secrets: list[str], events: list[str]) -> list[str]:
     ]
 
 
-def knock(issuer: EphemeralKeyIssuer[str], door: str, twin: str, nonce: str) -> None:
+def knock(issuer: EphemeralKeyIssuer[str], door: str, twin: Twin, nonce: str) -> None:
     """Call *door* the *twin* way; what it raises is captured as a tracker would."""
     web = json.dumps({"card_id": CARD, "nonce": nonce}).encode()
     mobile = json.dumps({"card_id": CARD, "api_version": MOBILE_VERSION}).encode()
     session = json.dumps({"account": ACCOUNT}).encode()
-    calls: dict[str, tuple[Callable[[], object], Callable[[], Awaitable[object]]]] = {
-        "issue": (
-            lambda: issuer.issue("alice", card_id=CARD, nonce=nonce),
-            lambda: issuer.aissue("alice", card_id=CARD, nonce=nonce),
-        ),
-        "handle": (
-            lambda: issuer.handle("alice", body=web, content_type=JSON),
-            lambda: issuer.ahandle("alice", body=web, content_type=JSON),
-        ),
-        "issue_mobile": (
-            lambda: issuer.issue_mobile(
-                "alice", card_id=CARD, api_version=MOBILE_VERSION
-            ),
-            lambda: issuer.aissue_mobile(
-                "alice", card_id=CARD, api_version=MOBILE_VERSION
-            ),
-        ),
-        "handle_mobile": (
-            lambda: issuer.handle_mobile("alice", body=mobile, content_type=JSON),
-            lambda: issuer.ahandle_mobile("alice", body=mobile, content_type=JSON),
-        ),
-        "create_account_session": (
-            lambda: issuer.create_account_session("alice", account=ACCOUNT),
-            lambda: issuer.acreate_account_session("alice", account=ACCOUNT),
-        ),
-        "handle_account_session": (
-            lambda: issuer.handle_account_session(
-                "alice", body=session, content_type=JSON
-            ),
-            lambda: issuer.ahandle_account_session(
-                "alice", body=session, content_type=JSON
-            ),
-        ),
+    arguments: dict[str, dict[str, object]] = {
+        "issue": {"card_id": CARD, "nonce": nonce},
+        "handle": {"body": web, "content_type": JSON},
+        "issue_mobile": {"card_id": CARD, "api_version": MOBILE_VERSION},
+        "handle_mobile": {"body": mobile, "content_type": JSON},
+        "create_account_session": {"account": ACCOUNT},
+        "handle_account_session": {"body": session, "content_type": JSON},
     }
-    synchronous, asynchronous = calls[door]
-
-    async def call_async() -> object:
-        return await asynchronous()
-
     try:
-        if twin == "async":
-            asyncio.run(call_async())
-        else:
-            synchronous()
+        twin.call(issuer, door, "alice", **arguments[door])
     except BaseException as error:  # noqa: BLE001 - a tracker captures anything
         sentry_sdk.capture_exception(error)
     sentry_sdk.flush()
@@ -233,7 +200,6 @@ AFTER_STRIPE_ISSUED: dict[str, Callable[[type[BaseException]], dict[str, Any]]] 
 }
 
 
-@pytest.mark.parametrize("twin", TWINS)
 @pytest.mark.parametrize("door", KEY_DOORS)
 @pytest.mark.parametrize("failure", FAILURES, ids=lambda failure: failure.__name__)
 @pytest.mark.parametrize("path", sorted(AFTER_STRIPE_ISSUED))
@@ -243,7 +209,7 @@ def test_a_key_door_failing_after_stripe_issued(
     path: str,
     failure: type[BaseException],
     door: str,
-    twin: str,
+    twin: Twin,
 ) -> None:
     issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
         fake.client(),
@@ -263,10 +229,9 @@ PAGE_FAILURES: dict[str, Callable[..., Any]] = {
 }
 
 
-@pytest.mark.parametrize("twin", TWINS)
 @pytest.mark.parametrize("path", sorted(PAGE_FAILURES))
 def test_the_page_step_failing_after_stripe_issued(
-    fake: FakeStripe, events: list[str], path: str, twin: str
+    fake: FakeStripe, events: list[str], path: str, twin: Twin
 ) -> None:
     issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
         fake.client(), lambda _user, _request: True, elements=PAGE_FAILURES[path]
@@ -277,7 +242,6 @@ def test_the_page_step_failing_after_stripe_issued(
     assert (True, []) == (errors_in(events) > 0, pieces(secrets_of(fake), events))
 
 
-@pytest.mark.parametrize("twin", TWINS)
 @pytest.mark.parametrize("door", SESSION_DOORS)
 @pytest.mark.parametrize("failure", FAILURES, ids=lambda failure: failure.__name__)
 def test_a_session_door_failing_after_stripe_created_the_session(
@@ -285,7 +249,7 @@ def test_a_session_door_failing_after_stripe_created_the_session(
     events: list[str],
     failure: type[BaseException],
     door: str,
-    twin: str,
+    twin: Twin,
 ) -> None:
     issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
         fake.client(),
@@ -300,10 +264,9 @@ def test_a_session_door_failing_after_stripe_created_the_session(
     assert (True, []) == (errors_in(events) > 0, pieces(secrets_of(fake), events))
 
 
-@pytest.mark.parametrize("twin", TWINS)
 @pytest.mark.parametrize("door", ["revoke", "revoke_user"])
 def test_a_revocation_interrupted_after_an_issued_key(
-    fake: FakeStripe, events: list[str], door: str, twin: str
+    fake: FakeStripe, events: list[str], door: str, twin: Twin
 ) -> None:
     ledger = MemoryKeyLedger()
     issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
@@ -314,18 +277,8 @@ def test_a_revocation_interrupted_after_an_issued_key(
     )
     key = issuer.issue("alice", card_id=CARD, nonce=fake.create_nonce(CARD))
 
-    async def revoke_async() -> object:
-        if door == "revoke":
-            return await issuer.arevoke(key.id)
-        return await issuer.arevoke_user("alice")
-
     try:
-        if twin == "async":
-            asyncio.run(revoke_async())
-        elif door == "revoke":
-            issuer.revoke(key.id)
-        else:
-            issuer.revoke_user("alice")
+        twin.call(issuer, door, key.id if door == "revoke" else "alice")
     except BaseException as error:  # noqa: BLE001 - a tracker captures anything
         sentry_sdk.capture_exception(error)
     sentry_sdk.flush()
@@ -343,7 +296,6 @@ KEY_ANSWERS = {
 }
 
 
-@pytest.mark.parametrize("twin", TWINS)
 @pytest.mark.parametrize("door", KEY_DOORS)
 @pytest.mark.parametrize("answer", sorted(KEY_ANSWERS))
 def test_a_key_answer_that_cannot_be_handed_out(
@@ -352,7 +304,7 @@ def test_a_key_answer_that_cannot_be_handed_out(
     events: list[str],
     answer: str,
     door: str,
-    twin: str,
+    twin: Twin,
 ) -> None:
     httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_data(
         KEY_ANSWERS[answer], content_type=JSON
@@ -391,7 +343,6 @@ def session_answer(secret: str, problem: str) -> str:
     )
 
 
-@pytest.mark.parametrize("twin", TWINS)
 @pytest.mark.parametrize("door", SESSION_DOORS)
 @pytest.mark.parametrize("problem", ["for another account", "not JSON", "secret alone"])
 @pytest.mark.parametrize("shape", sorted(SESSION_SECRETS))
@@ -402,7 +353,7 @@ def test_a_session_answer_that_cannot_be_handed_out(
     shape: str,
     problem: str,
     door: str,
-    twin: str,
+    twin: Twin,
 ) -> None:
     # No secret in a variable of the test's own: the tracker reads the stack.
     httpserver.expect_request("/v1/account_sessions").respond_with_data(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from doors_and_twins import Twin
 from issuing_elements import (
     AuditEvent,
     EphemeralKeyIssuer,
@@ -123,15 +124,13 @@ def issuer(
 Door = Callable[..., HttpResponse]
 
 
-@pytest.fixture(params=["sync", "async"])
-def door(
-    request: pytest.FixtureRequest, issuer: EphemeralKeyIssuer[str]
-) -> Iterator[Door]:
-    """``handle_stripe_event`` or ``ahandle_stripe_event``, called the same way.
+@pytest.fixture
+def door(twin: Twin, issuer: EphemeralKeyIssuer[str]) -> Iterator[Door]:
+    """The Stripe-event door: ``handle_stripe_event`` or its twin, called alike.
 
     The async twin runs on one event loop for the whole test, as in a server.
     """
-    if request.param == "sync":
+    if not twin.is_async:
         yield issuer.handle_stripe_event
         return
     loop = asyncio.new_event_loop()
@@ -602,20 +601,15 @@ def test_the_event_limit_is_checked(fake: FakeStripe, limit: object) -> None:
         )
 
 
-@pytest.mark.parametrize("twin", ["sync", "async"])
 def test_without_webhook_secrets_the_door_is_500_with_one_error_line(
-    fake: FakeStripe, caplog: pytest.LogCaptureFixture, twin: str
+    fake: FakeStripe, caplog: pytest.LogCaptureFixture, twin: Twin
 ) -> None:
     issuer = EphemeralKeyIssuer(fake.client(), authorize, api_version=VERSION)
     body = event_body("issuing_card.updated", {"id": CARD, "status": "inactive"})
     headers = {"Stripe-Signature": sign(body)}
 
     with caplog.at_level(logging.ERROR, logger="issuing_elements"):
-        answer = (
-            issuer.handle_stripe_event(body, headers=headers)
-            if twin == "sync"
-            else asyncio.run(issuer.ahandle_stripe_event(body, headers=headers))
-        )
+        answer = twin.call(issuer, "handle_stripe_event", body, headers=headers)
 
     assert (500, "server_misconfigured") == (
         answer.status,

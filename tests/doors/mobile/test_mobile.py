@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import stripe
 from pytest_httpserver import HTTPServer
 
+from doors_and_twins import Twin
 from issuing_elements import (
     AuditEvent,
     EphemeralKeyIssuer,
@@ -373,21 +373,17 @@ def test_the_trail_tells_mobile_keys_apart(
     assert not any(KEY_SECRET in repr(event) for event in events)
 
 
-@pytest.mark.parametrize("twin", ["sync", "async"])
 def test_issue_mobile_gives_the_key_and_the_object_for_the_sdk(
-    httpserver: HTTPServer, stripe_client: stripe.StripeClient, twin: str
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient, twin: Twin
 ) -> None:
     httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
         key_object()
     )
     issuer, _, _ = mobile_issuer(stripe_client)
 
-    if twin == "async":
-        key = asyncio.run(
-            issuer.aissue_mobile("alice", card_id=CARD, api_version=SDK_VERSION)
-        )
-    else:
-        key = issuer.issue_mobile("alice", card_id=CARD, api_version=SDK_VERSION)
+    key = twin.call(
+        issuer, "issue_mobile", "alice", card_id=CARD, api_version=SDK_VERSION
+    )
 
     [(request, _)] = httpserver.log
     assert (
@@ -511,8 +507,7 @@ def test_one_rate_limit_counts_both_doors(fake: FakeStripe) -> None:
     assert ([200, 200, 429], 2) == (answers, len(fake.keys))
 
 
-@pytest.mark.parametrize("twin", ["sync", "async"])
-def test_revoke_user_revokes_web_and_mobile_keys(fake: FakeStripe, twin: str) -> None:
+def test_revoke_user_revokes_web_and_mobile_keys(fake: FakeStripe, twin: Twin) -> None:
     ledger = MemoryKeyLedger()
     issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
         fake.client(), alice_only, key_ledger=ledger
@@ -520,12 +515,7 @@ def test_revoke_user_revokes_web_and_mobile_keys(fake: FakeStripe, twin: str) ->
     web = issuer.handle("alice", body=web_body(fake), content_type=JSON)
     app = issuer.handle_mobile("alice", body=app_body(), content_type=JSON)
 
-    revoke: Callable[[], int] = (
-        (lambda: asyncio.run(issuer.arevoke_user("alice")))
-        if twin == "async"
-        else (lambda: issuer.revoke_user("alice"))
-    )
-    revoked = revoke()
+    revoked = twin.call(issuer, "revoke_user", "alice")
 
     assert (
         (200, 200),

@@ -18,6 +18,7 @@ import stripe
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from doors_and_twins import Twin
 from issuing_elements import EphemeralKeyIssuer, Grant, HttpResponse, KeyRequest
 from issuing_elements.exceptions import (
     CardNotFoundError,
@@ -309,25 +310,6 @@ BROWSER_ERRORS: list[Any] = [
 ]
 
 
-def handle_sync(
-    issuer: EphemeralKeyIssuer[str],
-    user: str | None,
-    body: bytes,
-    content_type: str | None,
-) -> HttpResponse:
-    return issuer.handle(user, body=body, content_type=content_type)
-
-
-def handle_async(
-    issuer: EphemeralKeyIssuer[str],
-    user: str | None,
-    body: bytes,
-    content_type: str | None,
-) -> HttpResponse:
-    return asyncio.run(issuer.ahandle(user, body=body, content_type=content_type))
-
-
-@pytest.mark.parametrize("handle", [handle_sync, handle_async])
 @pytest.mark.parametrize(
     ("user", "body", "content_type", "status", "code"), BROWSER_ERRORS
 )
@@ -339,9 +321,9 @@ def test_refused_before_stripe(
     content_type: str | None,
     status: int,
     code: str,
-    handle: Callable[..., HttpResponse],
+    twin: Twin,
 ) -> None:
-    response = handle(issuer, user, body, content_type)
+    response = twin.call(issuer, "handle", user, body=body, content_type=content_type)
 
     assert (status, code) == error_of(response)
     assert [] == httpserver.log
