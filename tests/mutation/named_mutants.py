@@ -17,7 +17,7 @@ TESTS = [
     "tests/doors/web/test_endpoint.py",
     "tests/doors/web/test_stripe_wire.py",
     "tests/doors/web/test_error_bodies.py",
-    "tests/behaviour/test_audit.py",
+    "tests/behaviour/audit/test_audit.py",
 ]
 KEY_ID_CHECK = "return isinstance(value, str) and _KEY_ID.fullmatch(value) is not None"
 # name: (file, original text, mutated text)

@@ -309,7 +309,7 @@ def test_the_lines_in_errors_md_are_the_lines_logged(
     redis_server: RedisServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    docs = (Path(__file__).parents[2] / "docs" / "errors.md").read_text()
+    docs = (Path(__file__).parents[3] / "docs" / "errors.md").read_text()
     issuer_for(fake, http_client=stripe.AIOHTTPClient()).handle(
         "alice", body=body(fake), content_type=JSON
     )

@@ -491,7 +491,7 @@ def test_stripes_retry_after_is_read_from_1_to_the_cap(
 
 
 def test_the_docs_state_the_retry_after_cap_and_the_shortest_key() -> None:
-    docs = Path(__file__).parents[2] / "docs"
+    docs = Path(__file__).parents[3] / "docs"
 
     assert [True, True] == [
         f"seconds from 1 to {MAX_RETRY_AFTER} (`MAX_RETRY_AFTER`)"
