@@ -563,48 +563,6 @@ def failing_sink(_event: AuditEvent) -> None:
     raise OSError("disk full")
 
 
-def test_a_failing_sink_on_a_grant_revokes_the_key_and_answers_500(
-    httpserver: HTTPServer, stripe_client: stripe.StripeClient
-) -> None:
-    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
-        key_object()
-    )
-    httpserver.expect_request(
-        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
-    ).respond_with_json(key_object(secret=None))
-    issuer = EphemeralKeyIssuer(
-        stripe_client, owner_of({CARD: True}), audit=failing_sink
-    )
-
-    response = issuer.handle("alice", body=BODY, content_type=JSON)
-
-    assert (500, ["POST", "DELETE"]) == (
-        response.status,
-        [request.method for request, _ in httpserver.log],
-    )
-
-
-def test_a_failing_sink_on_an_async_grant_revokes_the_key(
-    httpserver: HTTPServer, stripe_client: stripe.StripeClient
-) -> None:
-    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
-        key_object()
-    )
-    httpserver.expect_request(
-        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
-    ).respond_with_json(key_object(secret=None))
-    issuer = EphemeralKeyIssuer(
-        stripe_client, owner_of({CARD: True}), audit=failing_sink
-    )
-
-    response = asyncio.run(issuer.ahandle("alice", body=BODY, content_type=JSON))
-
-    assert (500, ["POST", "DELETE"]) == (
-        response.status,
-        [request.method for request, _ in httpserver.log],
-    )
-
-
 def test_a_failing_sink_on_a_denial_answers_500(
     httpserver: HTTPServer, stripe_client: stripe.StripeClient
 ) -> None:

@@ -2,9 +2,13 @@
 
 Cancellation, ``KeyboardInterrupt`` and ``SystemExit`` are not ``Exception``:
 they go on propagating, but only once the key that Stripe issued for the
-request is revoked. Stripe is FakeStripe, through the real SDK, counting the
-keys it issued and revoked; the async runs use both of stripe-python's async
-transports.
+request is revoked; so is the key of a request whose audit sink fails on the
+grant, or whose answer from Stripe was lost. Stripe is FakeStripe, through
+the real SDK, counting the keys it issued and revoked (or pytest-httpserver,
+where the wire is the point); the async runs use both of stripe-python's
+async transports. Beside this module, ``test_handle_never_raises.py``: a key
+that cannot be handed out is revoked. Late keys (issued after the deadline)
+are revoked in ``behaviour/deadline/``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable
 
 import pytest
 import stripe
+from pytest_httpserver import HTTPServer
 
 from doors_and_twins import WEB, Twin
 from issuing_elements import (
@@ -28,7 +33,7 @@ from issuing_elements import (
 )
 from issuing_elements.testing import FakeStripe
 from socket_stand_ins import HangUpServer
-from stripe_wire import CARD
+from stripe_wire import CARD, KEY_ID, NONCE, key_object, owner_of
 
 JSON = "application/json"
 
@@ -221,6 +226,34 @@ def test_the_sync_methods_refuse_an_async_sink_and_revoke_the_key(
     answer = issuer.handle("alice", body=body(fake), content_type=JSON)
 
     assert (500, 1, []) == (answer.status, len(fake.keys), live_keys(fake))
+
+
+# -- an audit sink that fails on the grant ---------------------------------
+
+
+def failing_sink(_event: AuditEvent) -> None:
+    raise OSError("disk full")
+
+
+def test_a_failing_sink_on_a_grant_revokes_the_key_and_answers_500(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient, twin: Twin
+) -> None:
+    httpserver.expect_request("/v1/ephemeral_keys", method="POST").respond_with_json(
+        key_object()
+    )
+    httpserver.expect_request(
+        f"/v1/ephemeral_keys/{KEY_ID}", method="DELETE"
+    ).respond_with_json(key_object(secret=None))
+    issuer = EphemeralKeyIssuer(
+        stripe_client, owner_of({CARD: True}), audit=failing_sink
+    )
+
+    response = WEB.knock(issuer, twin, nonce=NONCE)
+
+    assert (500, ["POST", "DELETE"]) == (
+        response.status,
+        [request.method for request, _ in httpserver.log],
+    )
 
 
 # -- a key whose answer was lost on the network ---------------------------
