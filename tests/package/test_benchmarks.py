@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,23 @@ def test_a_quick_run_prints_the_table() -> None:
     result = run_benchmarks("-m", "benchmarks", "--quick", "--only", "overhead")
     table = "| # | ratio (or count) | n | min | median | max | target | |"
     assert (0, True) == (result.returncode, table in result.stdout), result.stderr
+
+
+def test_every_row_of_the_fault_table_is_asserted_by_a_test_that_exists() -> None:
+    """``make faults`` is a report; the suite holds each row's checks."""
+    code = (
+        "import json\nfrom benchmarks.faults import ASSERTED_BY, ROWS\n"
+        "print(json.dumps([len(ROWS), ASSERTED_BY]))"
+    )
+    result = run_benchmarks("-c", code)
+    rows, asserted_by = json.loads(result.stdout)
+    missing = [
+        f"{module}::{test}"
+        for tests in asserted_by.values()
+        for module, test in tests
+        if f"\ndef {test}(" not in (ROOT / module).read_text()
+    ]
+    assert ([str(row) for row in range(1, rows + 1)], []) == (
+        sorted(asserted_by),
+        missing,
+    ), result.stderr

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from issuing_elements.exceptions import (
     RateLimitedError,
     ServerMisconfiguredError,
 )
+from issuing_elements.testing import FakeStripe
 from stripe_wire import (
     ACCOUNT,
     CARD,
@@ -554,6 +556,75 @@ def test_a_failing_user_id_fails_closed(
         httpserver.log,
         [event.outcome for event in events],
     )
+
+
+# -- a sink under the async methods -------------------------------------------
+
+
+def fake_body(fake: FakeStripe) -> bytes:
+    return json.dumps({"card_id": CARD, "nonce": fake.create_nonce(CARD)}).encode()
+
+
+def test_a_slow_sync_audit_sink_does_not_hold_the_event_loop(fake: FakeStripe) -> None:
+    """20 requests whose sink blocks until the loop's other task ticks 3 times.
+
+    No clock: a sink run on the event loop would block the very task it waits
+    for, and give up after its 30 s; run on a thread, it sees the ticks.
+    """
+    ticks = [0]
+    saw_the_loop_tick: list[bool] = []
+
+    def slow_sink(_event: AuditEvent) -> None:
+        until = ticks[0] + 3
+        give_up = time.monotonic() + 30
+        while ticks[0] < until and time.monotonic() < give_up:
+            time.sleep(0.01)
+        saw_the_loop_tick.append(ticks[0] >= until)
+
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), owner_of({CARD: True}), audit=slow_sink
+    )
+    bodies = [fake_body(fake) for _ in range(20)]
+
+    async def burst() -> list[int]:
+        stop = asyncio.Event()
+
+        async def heartbeat() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+                ticks[0] += 1
+
+        beating = asyncio.ensure_future(heartbeat())
+        answers = await asyncio.gather(
+            *(issuer.ahandle("alice", body=b, content_type=JSON) for b in bodies)
+        )
+        stop.set()
+        await beating
+        return [answer.status for answer in answers]
+
+    statuses = asyncio.run(burst())
+
+    assert ([200] * 20, [True] * 20) == (statuses, saw_the_loop_tick)
+
+
+def test_an_async_sink_is_awaited_by_the_async_methods(fake: FakeStripe) -> None:
+    events: list[AuditEvent] = []
+
+    async def sink(event: AuditEvent) -> None:
+        await asyncio.sleep(0)
+        events.append(event)
+
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        owner_of({CARD: True}),
+        audit=sink,  # type: ignore[arg-type]  # an async sink, on purpose
+    )
+
+    answer = asyncio.run(
+        issuer.ahandle("alice", body=fake_body(fake), content_type=JSON)
+    )
+
+    assert (200, ["granted"]) == (answer.status, [e.outcome for e in events])
 
 
 # -- a sink that fails -----------------------------------------------------------

@@ -151,66 +151,6 @@ def test_an_ahandle_cancelled_while_the_ledger_writes_revokes_the_key(
     assert (1, [], True) == (len(fake.keys), live_keys(fake), ledger.cancelled)
 
 
-def test_a_slow_sync_audit_sink_does_not_hold_the_event_loop(fake: FakeStripe) -> None:
-    """20 requests whose sink blocks until the loop's other task ticks 3 times.
-
-    No clock: a sink run on the event loop would block the very task it waits
-    for, and give up after its 30 s; run on a thread, it sees the ticks.
-    """
-    ticks = [0]
-    saw_the_loop_tick: list[bool] = []
-
-    def slow_sink(_event: AuditEvent) -> None:
-        until = ticks[0] + 3
-        give_up = time.monotonic() + 30
-        while ticks[0] < until and time.monotonic() < give_up:
-            time.sleep(0.01)
-        saw_the_loop_tick.append(ticks[0] >= until)
-
-    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
-        fake.client(), allow, audit=slow_sink
-    )
-    bodies = [body(fake) for _ in range(20)]
-
-    async def burst() -> list[int]:
-        stop = asyncio.Event()
-
-        async def heartbeat() -> None:
-            while not stop.is_set():
-                await asyncio.sleep(0.01)
-                ticks[0] += 1
-
-        beating = asyncio.ensure_future(heartbeat())
-        answers = await asyncio.gather(
-            *(issuer.ahandle("alice", body=b, content_type=JSON) for b in bodies)
-        )
-        stop.set()
-        await beating
-        return [answer.status for answer in answers]
-
-    statuses = asyncio.run(burst())
-
-    assert ([200] * 20, [True] * 20) == (statuses, saw_the_loop_tick)
-
-
-def test_an_async_sink_is_awaited_by_the_async_methods(fake: FakeStripe) -> None:
-    events: list[AuditEvent] = []
-
-    async def sink(event: AuditEvent) -> None:
-        await asyncio.sleep(0)
-        events.append(event)
-
-    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
-        fake.client(),
-        allow,
-        audit=sink,  # type: ignore[arg-type]  # an async sink, on purpose
-    )
-
-    answer = asyncio.run(issuer.ahandle("alice", body=body(fake), content_type=JSON))
-
-    assert (200, ["granted"]) == (answer.status, [e.outcome for e in events])
-
-
 def test_the_sync_methods_refuse_an_async_sink_and_revoke_the_key(
     fake: FakeStripe,
 ) -> None:
