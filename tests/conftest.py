@@ -25,6 +25,7 @@ from doors_and_twins import ASYNC, MOBILE, SESSIONS, SYNC, WEB, Door, Twin
 from issuing_elements import EphemeralKeyIssuer, Grant
 from issuing_elements.testing import FakeStripe
 from redis_server import RedisServer
+from socket_stand_ins import SilentServer
 from stripe_wire import API_KEY, CARD, Card, owner_of
 
 
@@ -93,6 +94,21 @@ def issuer(stripe_client: stripe.StripeClient) -> EphemeralKeyIssuer[str]:
         api_version="2020-03-02",
         max_network_retries=0,
     )
+
+
+@pytest.fixture
+def no_retry_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stripe-python pauses (0.5 s and more) between attempts; not in this test."""
+    monkeypatch.setattr(
+        stripe._http_client.HTTPClient, "_sleep_time_seconds", lambda *_: 0
+    )
+
+
+@pytest.fixture
+def stalled() -> Iterator[SilentServer]:
+    """A server that accepts connections and never answers: a stalled Redis."""
+    with SilentServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

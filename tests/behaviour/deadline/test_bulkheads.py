@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -52,12 +52,6 @@ LONG_DEADLINE = 120.0
 # How long to wait for something that must happen (never asserted).
 PATIENCE = 30.0
 STORES = ["rate limiter", "key ledger"]
-
-
-@pytest.fixture
-def stalled() -> Iterator[SilentServer]:
-    with SilentServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -44,12 +44,8 @@ def wait_for_workers() -> None:
         time.sleep(0.01)
 
 
-@pytest.fixture(autouse=True)
-def no_retry_pause(monkeypatch: pytest.MonkeyPatch) -> None:
-    """stripe-python pauses between attempts; the calls cut at teardown need not."""
-    monkeypatch.setattr(
-        stripe._http_client.HTTPClient, "_sleep_time_seconds", lambda *_: 0
-    )
+# stripe-python pauses between attempts; the calls cut at teardown need not.
+pytestmark = pytest.mark.usefixtures("no_retry_pause")
 
 
 @pytest.fixture

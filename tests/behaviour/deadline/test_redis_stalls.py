@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,12 +39,6 @@ DEADLINE = 1.0
 # the fault's own time: 30 s and redis-py's retries (SOCKET_TIMEOUT), or forever.
 MARGIN = 10.0
 SOCKET_TIMEOUT = 30
-
-
-@pytest.fixture
-def stalled() -> Iterator[SilentServer]:
-    with SilentServer() as server:
-        yield server
 
 
 def allow(user: str, request: KeyRequest) -> bool:

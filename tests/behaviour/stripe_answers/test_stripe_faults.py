@@ -20,6 +20,7 @@ import stripe
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from doors_and_twins import SYNC, Door
 from issuing_elements import EphemeralKeyIssuer, HttpResponse
 from issuing_elements._audit import AuditEvent
 from socket_stand_ins import HangUpServer
@@ -27,30 +28,15 @@ from stripe_wire import API_KEY, CARD, NONCE, key_object, owner_of, stripe_error
 
 JSON = "application/json"
 BODY = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
-MOBILE_BODY = json.dumps({"card_id": CARD, "api_version": "2024-06-20"}).encode()
 RETRIES = 2
 
 
-@pytest.fixture(params=["web", "mobile"])
-def door(request: pytest.FixtureRequest) -> str:
-    """Which endpoint meets the fault: the page's or the mobile app's."""
-    door: str = request.param
-    return door
+pytestmark = pytest.mark.usefixtures("no_retry_pause")
 
 
-def knock(issuer: EphemeralKeyIssuer[str], door: str) -> HttpResponse:
+def knock(issuer: EphemeralKeyIssuer[str], door: Door) -> HttpResponse:
     """One request to the endpoint behind *door*."""
-    if door == "mobile":
-        return issuer.handle_mobile("alice", body=MOBILE_BODY, content_type=JSON)
-    return issuer.handle("alice", body=BODY, content_type=JSON)
-
-
-@pytest.fixture(autouse=True)
-def no_retry_pause(monkeypatch: pytest.MonkeyPatch) -> None:
-    """stripe-python pauses (0.5 s and more) between attempts; not here."""
-    monkeypatch.setattr(
-        stripe._http_client.HTTPClient, "_sleep_time_seconds", lambda *_: 0
-    )
+    return door.knock(issuer, SYNC, nonce=NONCE)
 
 
 def issuer_for(
@@ -144,7 +130,7 @@ def test_fault(
     stripe_says: Response,
     expected: tuple[int, str],
     attempts: int,
-    door: str,
+    door: Door,
 ) -> None:
     httpserver.expect_request("/v1/ephemeral_keys").respond_with_response(stripe_says)
     issuer, events = issuer_for(stripe_client)
@@ -203,7 +189,7 @@ def test_fault_timeout(
     )
 
 
-def test_fault_dropped_connection(stripe_http: stripe.HTTPXClient, door: str) -> None:
+def test_fault_dropped_connection(stripe_http: stripe.HTTPXClient, door: Door) -> None:
     with HangUpServer() as server:
         client = stripe.StripeClient(
             API_KEY, base_addresses={"api": server.url}, http_client=stripe_http
@@ -225,7 +211,7 @@ def test_fault_dropped_connection(stripe_http: stripe.HTTPXClient, door: str) ->
 
 
 def test_a_retry_that_succeeds_grants_once(
-    httpserver: HTTPServer, stripe_client: stripe.StripeClient, door: str
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient, door: Door
 ) -> None:
     httpserver.expect_ordered_request("/v1/ephemeral_keys").respond_with_response(
         api_error(503)
