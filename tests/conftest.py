@@ -21,7 +21,7 @@ import redis
 import stripe
 from pytest_httpserver import HTTPServer
 
-from doors_and_twins import ASYNC, MOBILE, SESSIONS, SYNC, WEB, Door, Twin
+from doors_and_twins import MOBILE, SESSIONS, WEB, Door, Twin
 from issuing_elements import EphemeralKeyIssuer, Grant
 from issuing_elements.testing import FakeStripe
 from redis_server import RedisServer
@@ -44,11 +44,12 @@ def fake(fake_cards: list[Card]) -> Iterator[FakeStripe]:
         yield running
 
 
-@pytest.fixture(params=[SYNC, ASYNC], ids=["sync", "async"])
-def twin(request: pytest.FixtureRequest) -> Twin:
-    """The test runs on the sync method and on its async twin."""
-    chosen: Twin = request.param
-    return chosen
+@pytest.fixture(params=[False, True], ids=["sync", "async"])
+def twin(request: pytest.FixtureRequest) -> Iterator[Twin]:
+    """The test runs on the sync methods and on their async twins (one loop)."""
+    chosen = Twin(is_async=request.param)
+    yield chosen
+    chosen.close()
 
 
 @pytest.fixture(params=[WEB, MOBILE], ids=["web", "mobile"])

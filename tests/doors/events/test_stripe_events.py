@@ -8,7 +8,7 @@ Stripe signs them. Every test runs on both twins.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -34,8 +34,6 @@ from issuing_elements.testing import FakeStripe
 from stripe_wire import Card
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     import stripe
 
 SECRET = "whsec_fakeIssuingElementsEventsTest0001"
@@ -125,21 +123,9 @@ Door = Callable[..., HttpResponse]
 
 
 @pytest.fixture
-def door(twin: Twin, issuer: EphemeralKeyIssuer[str]) -> Iterator[Door]:
-    """The Stripe-event door: ``handle_stripe_event`` or its twin, called alike.
-
-    The async twin runs on one event loop for the whole test, as in a server.
-    """
-    if not twin.is_async:
-        yield issuer.handle_stripe_event
-        return
-    loop = asyncio.new_event_loop()
-
-    def asynchronous(body: bytes, **arguments: Any) -> HttpResponse:
-        return loop.run_until_complete(issuer.ahandle_stripe_event(body, **arguments))
-
-    yield asynchronous
-    loop.close()
+def door(twin: Twin, issuer: EphemeralKeyIssuer[str]) -> Door:
+    """The Stripe-event door: ``handle_stripe_event`` or its twin, called alike."""
+    return functools.partial(twin.call, issuer, "handle_stripe_event")
 
 
 def stripe_of(fake: FakeStripe) -> stripe.StripeClient:

@@ -531,18 +531,10 @@ def test_the_secret_reaches_no_log_repr_error_or_audit_event(
     issuer = make_issuer(fake, audit=events.append)
     errors: list[BaseException] = []
 
-    async def both() -> tuple[Any, AccountSession]:
-        # One loop for both calls, as in a server: the client keeps to its loop.
-        return (
-            await issuer.ahandle_account_session("ada", body=b"{}", content_type=JSON),
-            await issuer.acreate_account_session("ada"),
-        )
-
-    if twin.is_async:
-        answer, made = asyncio.run(both())
-    else:
-        answer = issuer.handle_account_session("ada", body=b"{}", content_type=JSON)
-        made = issuer.create_account_session("ada")
+    answer = twin.call(
+        issuer, "handle_account_session", "ada", body=b"{}", content_type=JSON
+    )
+    made: AccountSession = twin.call(issuer, "create_account_session", "ada")
     # A refusal after Stripe answered: the check fails on a changed grant.
     fake.fail_next(500)
     try:
