@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Iterator
 import pytest
 import redis
 
+from doors_and_twins import Twin
 from issuing_elements import KeyLedger, LiveKey, MemoryKeyLedger, RedisKeyLedger
 from issuing_elements._ledger import TOMBSTONE_SECONDS
 from issuing_elements.exceptions import ConfigurationError, ServiceUnavailableError
@@ -40,34 +41,32 @@ class FakeClock:
 
 
 class Ledgers:
-    """One kind of ledger, its async methods run on one loop for the test.
+    """One kind of ledger (*store*), called through one *twin*.
 
     Memory ledgers run on a fake clock from ``NOW``; Redis ones on the Redis
     server's real clock, so the tests take their times from `now`, except
     for the tombstones' times, which Redis ledgers take from the fake clock.
     """
 
-    def __init__(self, kind: str, server: RedisServer | None) -> None:
-        self.kind = kind
+    def __init__(self, store: str, twin: Twin, server: RedisServer | None) -> None:
+        self.store = store
+        self.twin = twin
         self.clock = FakeClock()
-        self.loop = asyncio.new_event_loop() if kind.endswith("async") else None
         self.client: redis.Redis | redis.asyncio.Redis | None = None
         self.ledger: KeyLedger
-        if kind.startswith("memory"):
+        if store == "memory":
             self.ledger = MemoryKeyLedger(clock=self.clock)
         else:
             assert server is not None
-            self.client = (
-                server.client() if self.loop is None else server.async_client()
-            )
+            self.client = server.async_client() if twin.is_async else server.client()
             self.ledger = RedisKeyLedger(self.client, clock=self.clock)
 
     def now(self) -> int:
-        return NOW if self.kind.startswith("memory") else int(time.time())
+        return NOW if self.store == "memory" else int(time.time())
 
     def pass_time_until(self, moment: int) -> None:
         """Let the clock reach *moment* (epoch seconds)."""
-        if self.kind.startswith("memory"):
+        if self.store == "memory":
             self.clock.now = moment
             return
         while time.time() < moment + 0.01:
@@ -75,61 +74,51 @@ class Ledgers:
 
     def record(self, *keys: LiveKey) -> None:
         for key in keys:
-            if self.loop is None:
-                self.ledger.record(key)
-            else:
-                self.loop.run_until_complete(self.ledger.arecord(key))
+            self.twin.call(self.ledger, "record", key)
 
     def for_user(self, user_id: str) -> list[LiveKey]:
-        if self.loop is None:
-            return self.ledger.keys_for_user(user_id)
-        return self.loop.run_until_complete(self.ledger.akeys_for_user(user_id))
+        found: list[LiveKey] = self.twin.call(self.ledger, "keys_for_user", user_id)
+        return found
 
     def for_card(self, card_id: str) -> list[LiveKey]:
-        if self.loop is None:
-            return self.ledger.keys_for_card(card_id)
-        return self.loop.run_until_complete(self.ledger.akeys_for_card(card_id))
+        found: list[LiveKey] = self.twin.call(self.ledger, "keys_for_card", card_id)
+        return found
 
     def forget(self, key: LiveKey) -> None:
-        if self.loop is None:
-            self.ledger.forget(key)
-        else:
-            self.loop.run_until_complete(self.ledger.aforget(key))
+        self.twin.call(self.ledger, "forget", key)
 
     def mark_revoked(
         self, *, user_id: str | None = None, card_id: str | None = None
     ) -> float:
-        if self.loop is None:
-            return self.ledger.mark_revoked(user_id=user_id, card_id=card_id)
-        return self.loop.run_until_complete(
-            self.ledger.amark_revoked(user_id=user_id, card_id=card_id)
+        marked: float = self.twin.call(
+            self.ledger, "mark_revoked", user_id=user_id, card_id=card_id
         )
+        return marked
 
     def revoked_since(self, user_id: str, card_id: str, since: float) -> bool:
-        if self.loop is None:
-            return self.ledger.revoked_since(
-                user_id=user_id, card_id=card_id, since=since
-            )
-        return self.loop.run_until_complete(
-            self.ledger.arevoked_since(user_id=user_id, card_id=card_id, since=since)
+        revoked: bool = self.twin.call(
+            self.ledger,
+            "revoked_since",
+            user_id=user_id,
+            card_id=card_id,
+            since=since,
         )
+        return revoked
 
     def close(self) -> None:
         if isinstance(self.client, redis.Redis):
             self.client.close()
-        if self.loop is not None:
-            if self.client is not None:
-                self.loop.run_until_complete(self.client.aclose())
-            self.loop.close()
+        elif self.client is not None:
+            self.twin.call(self.client, "close")  # redis.asyncio's aclose
 
 
-@pytest.fixture(params=["memory", "memory-async", "redis", "redis-async"])
-def ledgers(request: pytest.FixtureRequest) -> Iterator[Ledgers]:
+@pytest.fixture(params=["memory", "redis"])
+def ledgers(request: pytest.FixtureRequest, twin: Twin) -> Iterator[Ledgers]:
     server = None
-    if request.param.startswith("redis"):
+    if request.param == "redis":
         server = request.getfixturevalue("redis_server")
         request.getfixturevalue("redis_client")  # empties the server
-    made = Ledgers(request.param, server)
+    made = Ledgers(request.param, twin, server)
     yield made
     made.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import re
@@ -18,6 +19,7 @@ import pytest
 import redis
 import stripe
 
+from doors_and_twins import Twin
 from issuing_elements import (
     EphemeralKeyIssuer,
     MemoryRateLimiter,
@@ -49,18 +51,18 @@ class Hits:
 
 
 class Limiters:
-    """Builds one kind of limiter and calls it through `Hits`.
+    """Builds one kind of limiter (*store*) and calls it through `Hits`.
 
-    The async kinds run every ``ahit_*`` on one event loop that lives as long
-    as the test, as an application's would; the Redis kinds let real time
-    pass.
+    The async twin runs every ``ahit_*`` on the twin's one loop, which lives
+    as long as the test, as an application's would; the Redis kinds let real
+    time pass.
     """
 
-    def __init__(self, kind: str, server: RedisServer | None) -> None:
-        self.kind = kind
+    def __init__(self, store: str, twin: Twin, server: RedisServer | None) -> None:
+        self.store = store
+        self.twin = twin
         self.server = server
         self.clock = FakeClock()
-        self.loop = asyncio.new_event_loop() if kind.endswith("async") else None
         self.async_clients: list[redis.asyncio.Redis] = []
         self.clients: list[redis.Redis] = []
 
@@ -68,7 +70,7 @@ class Limiters:
         self, *, per_user: RateLimit | None = None, per_card: RateLimit | None = None
     ) -> Hits:
         limiter: RateLimiter
-        if self.kind.startswith("memory"):
+        if self.store == "memory":
             limiter = MemoryRateLimiter(
                 per_user=per_user, per_card=per_card, clock=self.clock
             )
@@ -77,17 +79,14 @@ class Limiters:
             limiter = RedisRateLimiter(
                 self._client(), per_user=per_user, per_card=per_card
             )
-        loop = self.loop
-        if loop is None:
-            return Hits(limiter.hit_user, limiter.hit_card)
         return Hits(
-            lambda user: loop.run_until_complete(limiter.ahit_user(user)),
-            lambda card: loop.run_until_complete(limiter.ahit_card(card)),
+            functools.partial(self.twin.call, limiter, "hit_user"),
+            functools.partial(self.twin.call, limiter, "hit_card"),
         )
 
     def _client(self) -> redis.Redis | redis.asyncio.Redis:
         assert self.server is not None
-        if self.loop is None:
+        if not self.twin.is_async:
             client = self.server.client()
             self.clients.append(client)
             return client
@@ -96,7 +95,7 @@ class Limiters:
         return async_client
 
     def wait(self, seconds: float) -> None:
-        if self.kind.startswith("memory"):
+        if self.store == "memory":
             self.clock.now += seconds
         else:
             time.sleep(seconds)
@@ -104,22 +103,17 @@ class Limiters:
     def close(self) -> None:
         for client in self.clients:
             client.close()
-        if self.loop is not None:
-            for async_client in self.async_clients:
-                self.loop.run_until_complete(async_client.aclose())
-            self.loop.close()
+        for async_client in self.async_clients:
+            self.twin.call(async_client, "close")  # redis.asyncio's aclose
 
 
-KINDS = ["memory", "memory-async", "redis", "redis-async"]
-
-
-@pytest.fixture(params=KINDS)
-def limiters(request: pytest.FixtureRequest) -> Iterator[Limiters]:
+@pytest.fixture(params=["memory", "redis"])
+def limiters(request: pytest.FixtureRequest, twin: Twin) -> Iterator[Limiters]:
     server = None
-    if request.param.startswith("redis"):
+    if request.param == "redis":
         server = request.getfixturevalue("redis_server")
         request.getfixturevalue("redis_client")  # empties the server
-    made = Limiters(request.param, server)
+    made = Limiters(request.param, twin, server)
     yield made
     made.close()
 
