@@ -5,7 +5,6 @@ Also the tests of the suite-wide check in the root conftest.
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import pytest
 import stripe
 from pytest_httpserver import HTTPServer
 
+from doors_and_twins import SESSIONS, SYNC, Door
 from issuing_elements import (
     AccountSessionGrant,
     EphemeralKeyIssuer,
@@ -309,17 +309,16 @@ def test_a_record_that_cannot_be_printed_is_logged_not_raised(
 
 
 @pytest.mark.parametrize("secret", [BARE_SESSION_SECRET, ACCS_SESSION_SECRET])
-@pytest.mark.parametrize("door", ["key", "session"])
 def test_a_200_body_that_is_not_json_is_never_logged(
     httpserver: HTTPServer,
     stripe_client: stripe.StripeClient,
     caplog: pytest.LogCaptureFixture,
-    door: str,
+    any_door: Door,
     secret: str,
 ) -> None:
     # Cut short after the secret: whatever its shape, the text stays out.
     body = f'{{"client": "{secret}", "note": "proxy page", "x'
-    path = "/v1/ephemeral_keys" if door == "key" else "/v1/account_sessions"
+    path = "/v1/account_sessions" if any_door is SESSIONS else "/v1/ephemeral_keys"
     httpserver.expect_request(path).respond_with_data(body, content_type="text/plain")
     issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
         stripe_client,
@@ -330,13 +329,8 @@ def test_a_200_body_that_is_not_json_is_never_logged(
             "acct_1FakeConnected", (IssuingCardComponent(card_management=True),)
         ),
     )
-    json_body = json.dumps({"card_id": CARD, "nonce": NONCE}).encode()
 
-    answer = (
-        issuer.handle("alice", body=json_body, content_type="application/json")
-        if door == "key"
-        else issuer.handle_account_session("alice", body=b"", content_type=None)
-    )
+    answer = any_door.knock(issuer, SYNC, nonce=NONCE)
 
     ours = [
         r.getMessage() for r in caplog.records if r.name.startswith("issuing_elements")
