@@ -48,7 +48,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("the public names", [""]),
 ]
 TESTING = ["testing", "testing.__main__", "testing._client", "testing._server"]
-TESTING += ["testing._simulation", "testing._lifecycle"]
+TESTING += ["testing._models", "testing._responses", "testing._urls", "testing._faults"]
+TESTING += ["testing._recording", "testing._events"]
 
 
 def module_name(path: Path) -> str:
