@@ -53,10 +53,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from fastapi import FastAPI
+
     from issuing_elements.testing import FakeStripe
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
+DEMO_USERS_FILE = ROOT / "examples" / "_shared" / "demo_users.json"
 AUDIT_FILE_VARIABLE = "ISSUING_ELEMENTS_LOAD_AUDIT_FILE"
 WARM_UP = 200
 
@@ -66,16 +67,15 @@ WARM_UP = 200
 
 def create_app() -> FastAPI:
     """The FastAPI example, its issuer with a memory rate limiter, audit to a file."""
-    sys.path[:0] = [str(EXAMPLES / "fastapi"), str(EXAMPLES)]
-    from app import create_app as create_example_app
-
-    from _shared import (
+    from examples._shared import (
         MAX_BODY_BYTES,
         REFRESH_MARGIN,
         Demo,
         allowed_origins_from,
         page_elements,
     )
+    from examples.fastapi.app import authorize
+    from examples.fastapi.app import create_app as create_example_app
     from issuing_elements import (
         EphemeralKeyIssuer,
         MemoryRateLimiter,
@@ -89,9 +89,9 @@ def create_app() -> FastAPI:
     audit.propagate = False  # the file only, not uvicorn's console
 
     demo = Demo.from_environment()
-    demo.issuer = EphemeralKeyIssuer(
-        demo._stripe_client,
-        demo.users.authorize,
+    issuer = EphemeralKeyIssuer(
+        demo.stripe_client,
+        authorize,
         max_body_bytes=MAX_BODY_BYTES,
         refresh_margin=REFRESH_MARGIN,
         elements=page_elements,
@@ -104,7 +104,7 @@ def create_app() -> FastAPI:
             per_card=RateLimit(limit=1_000_000, window_seconds=60),
         ),
     )
-    return create_example_app(demo)
+    return create_example_app(demo, issuer)
 
 
 # -- the load side --------------------------------------------------------------
@@ -132,9 +132,6 @@ class Browser:
     """The browsers of the demo's users: a fresh nonce, then the key request."""
 
     def __init__(self, fake: FakeStripe, base_url: str, origin: str) -> None:
-        sys.path.insert(0, str(EXAMPLES))
-        from _shared import DEMO_USERS_FILE
-
         users = json.loads(DEMO_USERS_FILE.read_text(encoding="utf-8"))
         self.fake = fake
         self.origin = origin
@@ -143,7 +140,7 @@ class Browser:
         self.callers = [
             (token, card, account)
             for token, user in sorted(users["tokens"].items())
-            for card, account in users["cards"][user].items()
+            for card, account in users["cards"].get(user, {}).items()
         ]
         for _, card, account in self.callers:
             fake.add_card(card, account=account)
@@ -242,9 +239,9 @@ def main() -> int:
                 "-m",
                 "uvicorn",
                 "--app-dir",
-                str(Path(__file__).resolve().parent),
+                str(ROOT),
                 "--factory",
-                "load:create_app",
+                "benchmarks.load:create_app",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -1,5 +1,8 @@
 """Fixtures for the examples' tests; the helpers are in ``_shared/testing.py``.
 
+The examples are the package ``examples``, found from the repository's root
+(``pythonpath`` in ``pyproject.toml``), as a reader runs them.
+
 * ``fake_stripe``: the library's FakeStripe with the demo cards, per session.
 * ``stripe_stand_in``: what reached it during one test.
 * ``stripe_env``: the environment an example reads, pointed at the stand-in.
@@ -11,19 +14,19 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
+from examples._shared import DEMO_USERS_FILE, Demo, DemoUsers
+from examples._shared.testing import (
+    Answer,
+    StripeStandIn,
+    call_with_httpx,
+    environment_for,
+)
 from issuing_elements.testing import FakeStripe
-
-# The examples share one configuration module, examples/_shared.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _shared import DEMO_USERS_FILE, Demo, DemoUsers
-from _shared.testing import Answer, StripeStandIn, call_with_httpx, environment_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -6,7 +6,7 @@ the whole flow works on a machine with no network. With test keys
 the page mounts real Issuing Elements; live keys are refused, since the demo
 hands keys to anyone holding a demo token.
 
-    python examples/demo.py [--port 8000]
+    python -m examples.demo [--port 8000]
 """
 
 # ruff: noqa: T201 - a command-line program: it talks to its user on stdout
@@ -14,32 +14,16 @@ hands keys to anyone holding a demo token.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shlex
 import signal
 import sys
-from pathlib import Path
 
 from werkzeug.serving import make_server
 
-# The examples share one configuration module, examples/_shared.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _shared import Demo, DemoConfigurationError
-
-EXAMPLES = Path(__file__).resolve().parent
-
-
-def load_flask_example() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "flask_example", EXAMPLES / "flask" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from examples._shared import Demo, DemoConfigurationError
+from examples.flask.app import create_app
 
 
 def curl_line(demo: Demo, url: str) -> str:
@@ -98,12 +82,12 @@ def main() -> int:
         print(f"Cannot start the demo: {error}", file=sys.stderr)
         return 2
     try:
-        app = load_flask_example().create_app(demo)  # type: ignore[attr-defined]  # loaded by path
+        app = create_app(demo)
         server = make_server("127.0.0.1", arguments.port, app, threaded=True)
     except OSError as error:
         demo.close()
         print(f"Cannot listen on 127.0.0.1:{arguments.port}: {error}", file=sys.stderr)
-        print("Pick another port: python examples/demo.py --port 8001", file=sys.stderr)
+        print("Pick another port: python -m examples.demo --port 8001", file=sys.stderr)
         return 2
     url = f"http://127.0.0.1:{server.server_port}/"
     print(f"Issuing Elements demo: open {url}")

@@ -1,6 +1,6 @@
 """The demo, as ``make demo`` runs it, in headless Chromium from the system.
 
-``examples/demo.py`` runs in a process of its own, offline (no Stripe key in
+``python -m examples.demo`` runs in a process of its own, offline (no Stripe key in
 its environment); Playwright drives Debian's ``chromium`` through the page:
 sign in, show a card, refresh the key, replay a used nonce, try another
 user's card. Nothing downloads a browser: without ``chromium`` on the PATH
@@ -26,7 +26,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from _shared.testing import EXAMPLES, running
+from examples._shared.testing import EXAMPLES, running
 from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def demo_url(demo_log: Path) -> Iterator[str]:
     port = free_port()
-    argv = [sys.executable, str(EXAMPLES / "demo.py"), "--port", str(port)]
+    argv = [sys.executable, "-m", "examples.demo", "--port", str(port)]
     with running(argv, port=port, env={}, log=demo_log, unset=STRIPE_VARIABLES) as url:
         yield f"{url}/"
 
@@ -291,9 +291,10 @@ def _run_curl_with_httpx(argv: list[str]) -> httpx.Response:
 
 
 def test_the_demo_refuses_live_keys() -> None:
-    result = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, str(EXAMPLES / "demo.py"), "--port", "0"],
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.demo", "--port", "0"],
         env={"STRIPE_SECRET_KEY": "sk_live_fake_issuing_elements", "PATH": ""},
+        cwd=EXAMPLES.parent,
         capture_output=True,
         text=True,
         timeout=60,

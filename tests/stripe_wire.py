@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from issuing_elements import Grant, KeyRequest
 
@@ -20,6 +20,8 @@ KEY_ID = "ephkey_1FakeKey"
 # Stripe's real shape: base64 text, then ``_00`` and a tail (here the text is
 # "acct_1FakeConnected,fakesecret0001").
 KEY_SECRET = "ek_test_YWNjdF8xRmFrZUNvbm5lY3RlZCxmYWtlc2VjcmV0MDAwMQ_00FakeTail01"
+# The API version a mobile SDK asks for (Stripe's iOS SDK's, at the time).
+MOBILE_VERSION = "2024-06-20"
 # Far ahead: the issuer refuses a key that has expired on its clock.
 CREATED = 4_000_000_000
 EXPIRES = CREATED + 900
@@ -58,3 +60,11 @@ def owner_of(cards: dict[str, Grant | bool | None]) -> Callable[[str, KeyRequest
         return cards.get(request.card_id) if user == "alice" else False
 
     return authorizer
+
+
+class Card(NamedTuple):
+    """A card ``FakeStripe`` holds: on the platform or *account*, of *holder*."""
+
+    id: str
+    account: str | None = None
+    holder: str | None = None

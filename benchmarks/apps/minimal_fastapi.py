@@ -10,9 +10,8 @@ from __future__ import annotations
 import os
 
 import stripe
-from fastapi.responses import JSONResponse
-
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 TOKENS = {"alice-demo-token": "alice"}
 

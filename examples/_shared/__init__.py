@@ -1,10 +1,17 @@
-"""The one configuration every example app shares, read from the environment.
+"""The demo's plumbing that every example app shares, read from the environment.
 
-Each example (Django, Flask, FastAPI, AWS Lambda) is a thin adapter: it reads
-the request, asks :class:`Demo` who the user is, calls the library's
-``handle``/``ahandle`` (or :meth:`Demo.client_config`, :meth:`Demo.page`),
-and writes the :class:`~issuing_elements.HttpResponse` back. Everything else
-lives here, once.
+Each example's route file (``flask/app.py``, ``fastapi/app.py``,
+``django/issuing_demo/views.py``, ``aws_lambda/handler.py``) holds what a
+reader copies: the authorizer, the issuer built with it, and the routes that
+call it. What only the demo needs lives here, once: the users and cards
+(a JSON file, where a real app has its login and its database), the Stripe
+client (the library's ``FakeStripe`` when no key is set), the demo page and
+its configuration.
+
+The examples are one package, ``examples``: run them from the repository's
+root (``flask --app examples.flask.app run``, ``uvicorn
+examples.fastapi.app:app``, ``python -m examples.django.manage runserver``),
+and they import this module as ``examples._shared``.
 
 Environment:
 
@@ -28,7 +35,8 @@ Environment:
     ``STRIPE_SECRET_KEY``: the endpoint answers 500. Offline: the
     stand-in's ``DEMO_WEBHOOK_SECRET``.
 ``ISSUING_ELEMENTS_DEMO_USERS``
-    A JSON file ``{"tokens": {token: user}, "cards": {user: {card:
+    Read from ``os.environ``, once per process (:func:`demo_users`). A JSON
+    file ``{"tokens": {token: user}, "cards": {user: {card:
     null | "acct_..."}}, "admins": {user: ["acct_..."]}}``: who signs in with
     which bearer token, which cards each user may see, under which connected
     account, and which connected accounts each platform admin administers
@@ -53,26 +61,18 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import attrs
 import stripe
 
 from issuing_elements import (
-    AccountSessionGrant,
-    AccountSessionRequest,
     CardCvcDisplay,
     CardExpiryDisplay,
     CardNumberDisplay,
     ElementOptions,
-    EphemeralKeyIssuer,
-    Grant,
     HttpResponse,
     IssuedKey,
-    IssuingCardComponent,
-    IssuingCardsListComponent,
-    KeyRequest,
-    MemoryKeyLedger,
     Style,
     client_config,
     content_security_policy,
@@ -82,15 +82,21 @@ from issuing_elements.testing import FakeStripe
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+T = TypeVar("T")
+
 __all__ = [
     "DEMO_USERS_FILE",
     "DEMO_WEBHOOK_SECRET",
     "MAX_BODY_BYTES",
+    "REFRESH_MARGIN",
     "Demo",
     "DemoConfigurationError",
     "DemoUsers",
     "allowed_origins_from",
+    "demo_users",
     "json_error",
+    "once",
+    "page_elements",
     "process_demo",
 ]
 
@@ -98,13 +104,6 @@ HERE: Final = Path(__file__).resolve().parent
 DEMO_USERS_FILE: Final = HERE / "demo_users.json"
 PAGE_FILE: Final = HERE / "page.html"
 ADMIN_PAGE_FILE: Final = HERE / "admin.html"
-
-#: What an admin's Account Session opens: the card dashboards, with the
-#: features the platform chooses (the page never names any).
-ADMIN_COMPONENTS: Final = (
-    IssuingCardComponent(card_management=True, spend_control_management=True),
-    IssuingCardsListComponent(card_management=True, spend_control_management=True),
-)
 
 #: What the endpoint accepts; adapters read at most one byte more, so that a
 #: huge body is refused (413) without being read.
@@ -169,10 +168,10 @@ class DemoConfigurationError(RuntimeError):
 
 @attrs.frozen
 class DemoUsers:
-    """The demo's user store: bearer tokens, and each user's cards.
+    """The demo's user store: bearer tokens, each user's cards, and admins.
 
-    A real app has sessions and a database instead; :meth:`authorize` is the
-    shape its authorizer takes either way.
+    A real app has sessions and a database instead; the examples'
+    authorizers query this the way they would query it.
     """
 
     tokens: Mapping[str, str]
@@ -235,36 +234,6 @@ class DemoUsers:
                 found = user
         return found
 
-    def authorize(self, user: str, request: KeyRequest) -> Grant | None:
-        """The authorizer: a grant, with the card's account, for its owner only.
-
-        An admin of a connected account may see every card of that account:
-        Stripe's Connect components draw the boundary at the account.
-        """
-        visible = self.visible_cards(user)
-        if request.card_id not in visible:
-            return None
-        return Grant(stripe_account=visible[request.card_id])
-
-    def authorize_admin(
-        self, user: str, request: AccountSessionRequest
-    ) -> AccountSessionGrant | None:
-        """The ``account_sessions=`` authorizer: an admin of the account only.
-
-        A page that names no account gets the admin's only account; an admin
-        of several must name one.
-        """
-        accounts = self.admins.get(user, ())
-        account = request.account
-        if account is None and len(accounts) == 1:
-            (account,) = accounts
-        if account is None or account not in accounts:
-            return None
-        return AccountSessionGrant(account=account, components=ADMIN_COMPONENTS)
-
-    def owns(self, user: str, card_id: str) -> bool:
-        return card_id in self.visible_cards(user)
-
     def visible_cards(self, user: str) -> dict[str, str | None]:
         """The user's own cards, and every card of the accounts they administer."""
         administered = set(self.admins.get(user, ()))
@@ -284,15 +253,16 @@ class DemoUsers:
 
 
 class Demo:
-    """Everything an example app needs, built once from the environment.
+    """The demo's plumbing, built once from the environment: the Stripe client
+    (FakeStripe's when there is no key), the page and its configuration.
 
-    Use :meth:`from_environment`; call :meth:`close` when the app stops.
+    The routes, the authorizer and the issuer are each example's own. Use
+    :meth:`from_environment`; call :meth:`close` when the app stops.
     """
 
     def __init__(  # noqa: PLR0913 - keyword-only, one per piece of the demo
         self,
         *,
-        users: DemoUsers,
         stripe_client: stripe.StripeClient,
         publishable_key: str,
         fake: FakeStripe | None,
@@ -301,24 +271,15 @@ class Demo:
         allowed_origins: tuple[str, ...] | None = None,
         webhook_secrets: tuple[str, ...] | None = None,
     ) -> None:
-        self.users = users
-        self.issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
-            stripe_client,
-            users.authorize,
-            account_sessions=users.authorize_admin,
-            max_body_bytes=MAX_BODY_BYTES,
-            refresh_margin=REFRESH_MARGIN,
-            elements=page_elements,
-            allowed_origins=allowed_origins,
-            # Keys follow the card: the ledger knows the live keys, and
-            # POST /stripe-events revokes a stopped card's.
-            key_ledger=MemoryKeyLedger(),
-            webhook_secrets=webhook_secrets,
-        )
-        self._stripe_client = stripe_client
-        self._publishable_key = publishable_key
+        #: What the issuer calls Stripe with.
+        self.stripe_client = stripe_client
+        #: ``ISSUING_ELEMENTS_ALLOWED_ORIGINS``: the issuer's ``allowed_origins``.
+        self.allowed_origins = allowed_origins
+        #: ``STRIPE_WEBHOOK_SECRETS``: the issuer's ``webhook_secrets``.
+        self.webhook_secrets = webhook_secrets
         #: The offline stand-in for Stripe, when there is no STRIPE_SECRET_KEY.
         self.fake = fake
+        self._publishable_key = publishable_key
         self._resources = resources
         self._http_client = http_client
 
@@ -335,6 +296,9 @@ class Demo:
     ) -> Demo:
         """Read the variables in this module's docstring from *environ*.
 
+        The users file is the process's (:func:`demo_users`), read from
+        ``os.environ``, like a real app's database.
+
         *http_client* builds stripe-python's transport when ``STRIPE_SECRET_KEY``
         is set. The default, an ``HTTPXClient``, serves sync and async calls
         alike (Flask, Lambda); an async-only app passes
@@ -345,9 +309,7 @@ class Demo:
             DemoConfigurationError: naming the variable to fix.
         """
         env = os.environ if environ is None else environ
-        users = DemoUsers.load(
-            Path(env.get("ISSUING_ELEMENTS_DEMO_USERS") or DEMO_USERS_FILE)
-        )
+        users = demo_users()
         allowed_origins = allowed_origins_from(
             env.get("ISSUING_ELEMENTS_ALLOWED_ORIGINS")
         )
@@ -369,7 +331,6 @@ class Demo:
             for card, account in users.all_cards().items():
                 fake.add_card(card, account=account)
             return cls(
-                users=users,
                 stripe_client=fake.client(),
                 publishable_key=fake.publishable_key,
                 fake=fake,
@@ -393,7 +354,6 @@ class Demo:
             base_addresses={"api": api_base} if api_base else {},
         )
         return cls(
-            users=users,
             stripe_client=stripe_client,
             publishable_key=publishable_key,
             fake=None,
@@ -402,6 +362,11 @@ class Demo:
             allowed_origins=allowed_origins,
             webhook_secrets=webhook_secrets or None,
         )
+
+    @property
+    def users(self) -> DemoUsers:
+        """The demo's users and cards: :func:`demo_users`."""
+        return demo_users()
 
     @property
     def simulated(self) -> bool:
@@ -422,26 +387,30 @@ class Demo:
         """The user the ``Authorization`` header names, or ``None``."""
         return self.users.authenticate(authorization)
 
-    def client_config(self, user: str | None, card_id: str | None) -> HttpResponse:
+    def client_config(
+        self, user: str | None, card_id: str | None, *, api_version: str
+    ) -> HttpResponse:
         """``GET /client-config[?card_id=ic_...]``: what the page gives ``Stripe()``.
 
         Without a card: the platform's configuration, for anyone. With one:
         that card's (its connected account and the betas Connect needs), for
-        the user who may see it; anyone else gets the endpoint's own 401 or
+        the user who may see it; *api_version* is the issuer's, so that
+        Stripe.js and the keys agree; anyone else gets the endpoint's own 401 or
         404. A ``demo`` member tells the demo page what it needs to know.
         """
         account = None
         if card_id is not None:
             if user is None:
                 return json_error(401, "unauthenticated", "Sign in first.")
-            if not self.users.owns(user, card_id):
+            visible = self.users.visible_cards(user)
+            if card_id not in visible:
                 return json_error(404, "card_not_found", "No such card.")
-            account = self.users.visible_cards(user)[card_id]
+            account = visible[card_id]
         config = client_config(
             self._publishable_key,
             stripe_account=account,
-            api_version=self.issuer.api_version,
-            stripe_client=self._stripe_client,
+            api_version=api_version,
+            stripe_client=self.stripe_client,
         ).to_dict()
         config["demo"] = {
             "simulated": self.simulated,
@@ -510,17 +479,34 @@ def json_error(status: int, code: str, message: str) -> HttpResponse:
     return HttpResponse(status=status, headers=_JSON_HEADERS, body=body)
 
 
-_process_demo: list[Demo] = []
-_process_demo_lock = threading.Lock()
+def once(build: Callable[[], T]) -> Callable[[], T]:
+    """``build()`` on the first call only (under a lock), the same result after.
 
-
-def process_demo() -> Demo:
-    """The process's :class:`Demo`, built from ``os.environ`` on first use.
-
-    For apps that a server imports (``flask run``, ``gunicorn app:app``, a
-    Lambda runtime): it lives as long as the process.
+    For what a server builds once per process from its environment (a Lambda
+    execution environment, a WSGI worker): the demo's users, its
+    :class:`Demo`, an example's issuer.
     """
-    with _process_demo_lock:
-        if not _process_demo:
-            _process_demo.append(Demo.from_environment())
-        return _process_demo[0]
+    built: list[T] = []
+    lock = threading.Lock()
+
+    def get() -> T:
+        with lock:
+            if not built:
+                built.append(build())
+            return built[0]
+
+    return get
+
+
+#: The demo's users file: ``ISSUING_ELEMENTS_DEMO_USERS``, else
+#: ``demo_users.json`` beside this module; read on first use, for the process
+#: (the demo's stand-in for a database, which the authorizers query).
+demo_users: Final = once(
+    lambda: DemoUsers.load(
+        Path(os.environ.get("ISSUING_ELEMENTS_DEMO_USERS") or DEMO_USERS_FILE)
+    )
+)
+
+#: The process's :class:`Demo`, built from ``os.environ`` on first use: for
+#: apps that a server imports (Django, a Lambda runtime).
+process_demo: Final = once(Demo.from_environment)

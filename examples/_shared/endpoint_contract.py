@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from _shared.testing import (
+from examples._shared.testing import (
     ALICE,
     ALICE_CARD,
     APP_ORIGIN,

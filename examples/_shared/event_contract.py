@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from _shared.testing import (
+from examples._shared.testing import (
     CAROL_ACCOUNT,
     ERIN,
     ERIN_CARD,

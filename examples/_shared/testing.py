@@ -3,8 +3,6 @@
 * :class:`StripeStandIn`: the library's ``FakeStripe`` as one test sees it;
   the apps reach it through ``STRIPE_API_BASE`` as they would any
   Stripe-compatible server.
-* :func:`load_example`: an example's module by path, so that ``flask/app.py``
-  and ``fastapi/app.py`` do not clash as ``app``.
 * :func:`running`: an example in a real server process, stopped afterwards.
 
 The fixtures built on them are in ``examples/conftest.py``.
@@ -13,7 +11,6 @@ The fixtures built on them are in ``examples/conftest.py``.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import socket
@@ -26,11 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 import pytest
 
-from . import DEMO_USERS_FILE
+from examples._shared import DEMO_USERS_FILE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
-    from types import ModuleType
 
     from issuing_elements.testing import FakeStripe, RecordedRequest
 
@@ -108,23 +104,6 @@ def spoofing_headers(token: str, name: str) -> dict[str, str]:
     """
     value = "same-origin" if name == "HTTP_SEC_FETCH_SITE" else APP_ORIGIN
     return {**bearer(token), "Origin": "https://evil.example", name: value}
-
-
-_loaded: dict[Path, ModuleType] = {}
-
-
-def load_example(relative: str) -> ModuleType:
-    """``examples/<relative>`` as a module of its own, loaded once."""
-    path = EXAMPLES / relative
-    if path not in _loaded:
-        name = "example_" + relative.removesuffix(".py").replace("/", "_")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _loaded[path] = module
-    return _loaded[path]
 
 
 @attrs.frozen

@@ -6,16 +6,20 @@ URLs (2.0 as well), and answers in the shape each expects. Headers are
 matched without regard to case (REST APIs keep the client's spelling, the
 others lower-case it), and ``isBase64Encoded`` bodies are decoded.
 
-The glue is :func:`route`: read the request, find the user, call the
-library, write its answer. The configuration is ``examples/_shared``, the
-same for every example; on Lambda, set ``STRIPE_SECRET_KEY`` and
+This file is what a Lambda function copies: who may have a key for which
+card (:func:`authorize`), the issuer built with it (:func:`build_issuer`),
+and :func:`route`: read the request, find the user, call the library, write
+its answer. The demo's plumbing (its users file, the Stripe client or the
+offline FakeStripe, the page) is ``examples._shared``, the same for every
+example; the handler is ``examples.aws_lambda.handler.handler``, with the
+``examples`` package in the deployment. On Lambda, set ``STRIPE_SECRET_KEY`` and
 ``STRIPE_PUBLISHABLE_KEY`` (from Secrets Manager or SSM, not in plain
 configuration), or it starts the offline stand-in, which only a local run can
 use.
 
 What a real app replaces: ``demo.authenticate`` with its authorizer (a
 Cognito or JWT authorizer in API Gateway puts the user in
-``requestContext.authorizer``), the demo user file with its database, and
+``requestContext.authorizer``), ``demo_users()`` with its database, and
 the page.
 """
 
@@ -23,18 +27,56 @@ from __future__ import annotations
 
 import base64
 import binascii
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# The examples share one configuration module, examples/_shared.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _shared import Demo, json_error, process_demo
+from examples._shared import (
+    REFRESH_MARGIN,
+    Demo,
+    demo_users,
+    json_error,
+    once,
+    page_elements,
+    process_demo,
+)
+from issuing_elements import EphemeralKeyIssuer, Grant, KeyRequest, MemoryKeyLedger
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from issuing_elements import HttpResponse
+
+
+def authorize(user: str, request: KeyRequest) -> Grant | None:
+    """A key for a card the user may see, under the card's connected account.
+
+    Anything else (another user's card, no such card) is ``None``: one
+    answer, 404, so that cards cannot be probed.
+    """
+    cards = demo_users().visible_cards(user)  # yours: a query of your card table
+    if request.card_id not in cards:
+        return None
+    return Grant(stripe_account=cards[request.card_id])
+
+
+def build_issuer(demo: Demo) -> EphemeralKeyIssuer[str]:
+    """The issuer: Stripe, the authorizer, and the controls this function sets."""
+    return EphemeralKeyIssuer(
+        demo.stripe_client,
+        authorize,
+        allowed_origins=demo.allowed_origins,
+        # Keys follow the card: the ledger knows the live keys, and
+        # POST /stripe-events revokes a stopped card's.
+        key_ledger=MemoryKeyLedger(),
+        webhook_secrets=demo.webhook_secrets,
+        # The demo page's bundle: when to fetch the next key, what to mount.
+        refresh_margin=REFRESH_MARGIN,
+        elements=page_elements,
+    )
+
+
+#: The issuer, built on the first event of an execution environment and kept
+#: for the next ones.
+process_issuer = once(lambda: build_issuer(process_demo()))
 
 ROUTES = {
     ("POST", "/ephemeral-keys"),
@@ -46,11 +88,13 @@ ROUTES = {
 
 def handler(event: Mapping[str, Any], context: object) -> dict[str, Any]:
     """The Lambda entry point; the Demo is built once per execution environment."""
-    return route(process_demo(), event)
+    return route(process_demo(), process_issuer(), event)
 
 
-def route(demo: Demo, event: Mapping[str, Any]) -> dict[str, Any]:
-    """Answer one API Gateway or function URL *event* with *demo*."""
+def route(
+    demo: Demo, issuer: EphemeralKeyIssuer[str], event: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Answer one API Gateway or function URL *event* with *demo*'s *issuer*."""
     method, path = _method_and_path(event)
     headers = {
         key.lower(): value for key, value in (event.get("headers") or {}).items()
@@ -60,7 +104,7 @@ def route(demo: Demo, event: Mapping[str, Any]) -> dict[str, Any]:
     if (method, path) == ("POST", "/ephemeral-keys"):
         body = _body(event)
         answer = (
-            demo.issuer.handle(
+            issuer.handle(
                 user,
                 body=body,
                 content_type=headers.get("content-type"),
@@ -75,7 +119,7 @@ def route(demo: Demo, event: Mapping[str, Any]) -> dict[str, Any]:
         # signature covers those bytes).
         body = _body(event)
         answer = (
-            demo.issuer.handle_stripe_event(
+            issuer.handle_stripe_event(
                 body, headers=headers, client_ip=_source_ip(event)
             )
             if body is not None
@@ -83,7 +127,9 @@ def route(demo: Demo, event: Mapping[str, Any]) -> dict[str, Any]:
         )
     elif (method, path) == ("GET", "/client-config"):
         query = event.get("queryStringParameters") or {}
-        answer = demo.client_config(user, query.get("card_id"))
+        answer = demo.client_config(
+            user, query.get("card_id"), api_version=issuer.api_version
+        )
     elif (method, path) == ("GET", "/"):
         answer = demo.page()
     elif path in {route_path for _, route_path in ROUTES}:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from _shared.testing import (
+from examples._shared.testing import (
     ALICE,
     ALICE_CARD,
     BOB,
@@ -25,17 +28,24 @@ from _shared.testing import (
     CAROL_ACCOUNT,
     CAROL_CARD,
     ENVIRON_NAMES,
+    EXAMPLES,
     NONCE,
     WEBHOOK_SECRET,
     StripeStandIn,
-    load_example,
     spoofing_headers,
 )
+from examples.aws_lambda.handler import build_issuer, route
 
 if TYPE_CHECKING:
-    from _shared import Demo
+    from examples._shared import Demo
 
 EVENTS = Path(__file__).resolve().parent / "events"
+#: One event from stdin through ``handler``, its answer to stdout.
+INVOKE_HANDLER = """
+import json, sys
+from examples.aws_lambda.handler import handler
+print(json.dumps(handler(json.load(sys.stdin), None)))
+"""
 SHAPES = ["rest_api", "http_api", "function_url"]
 JSON_BODY = json.dumps({"card_id": ALICE_CARD, "nonce": NONCE})
 
@@ -87,9 +97,9 @@ def event(  # noqa: PLR0913 - each keyword is one part of the request
 
 @pytest.fixture
 def handle(demo: Demo) -> Any:
-    """``route(demo, event)``: the handler, with the test's Demo."""
-    route = load_example("aws_lambda/handler.py").route
-    return lambda sent: route(demo, sent)
+    """``route(demo, issuer, event)``: the handler, with the test's Demo."""
+    issuer = build_issuer(demo)
+    return lambda sent: route(demo, issuer, sent)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -290,24 +300,24 @@ def test_other_routes_are_refused(
 
 
 def test_handler_builds_its_demo_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
-    stripe_env: dict[str, str],
-    stripe_stand_in: StripeStandIn,
+    stripe_env: dict[str, str], stripe_stand_in: StripeStandIn
 ) -> None:
-    import _shared  # noqa: PLC0415 - the module whose process-wide Demo is reset
-
-    for name, value in stripe_env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(_shared, "_process_demo", [])
+    """``handler`` in a fresh process, as a new execution environment runs it."""
     nonce = stripe_stand_in.nonce_for(ALICE_CARD)
-    try:
-        answer = load_example("aws_lambda/handler.py").handler(
-            event("http_api", body=key_body(nonce)), None
-        )
-    finally:
-        _shared.process_demo().close()
 
-    assert 200 == answer["statusCode"]
+    done = subprocess.run(  # noqa: S603 - our own interpreter and handler
+        [sys.executable, "-c", INVOKE_HANDLER],
+        input=json.dumps(event("http_api", body=key_body(nonce))),
+        env={**os.environ, **stripe_env},
+        cwd=EXAMPLES.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert 0 == done.returncode, done.stderr
+    assert 200 == json.loads(done.stdout)["statusCode"]
 
 
 @pytest.mark.parametrize("shape", SHAPES)

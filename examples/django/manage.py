@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Django's command line: ``python examples/django/manage.py runserver``.
+"""Django's command line, from the repository's root:
+``python -m examples.django.manage runserver``.
 
 Served this way (WSGI), the key endpoint is the sync view on
-``issuer.handle``; ``uvicorn --app-dir examples/django issuing_demo.asgi:application``
+``issuer.handle``; ``uvicorn examples.django.issuing_demo.asgi:application``
 serves the same routes with the async view on ``issuer.ahandle``.
 """
 
@@ -10,7 +11,9 @@ import os
 import sys
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuing_demo.settings")
+    os.environ.setdefault(
+        "DJANGO_SETTINGS_MODULE", "examples.django.issuing_demo.settings"
+    )
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

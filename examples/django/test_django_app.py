@@ -3,7 +3,7 @@
 Every contract test runs three times: in-process through
 ``Client(enforce_csrf_checks=True)`` (the sync view), over HTTP to
 ``manage.py runserver`` (WSGI, the sync view on ``issuer.handle``) and over
-HTTP to uvicorn serving ``issuing_demo.asgi`` (the async view on
+HTTP to uvicorn serving ``examples.django.issuing_demo.asgi`` (the async view on
 ``issuer.ahandle``), each in a process of its own. All reach Stripe through
 ``STRIPE_API_BASE``: the library's FakeStripe, one for the session.
 """
@@ -19,19 +19,18 @@ import types
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import django
 import httpx
 import pytest
 from django.test import Client, override_settings
 from django.test.utils import setup_test_environment, teardown_test_environment
 from django.urls import path
 
-import django
-from _shared.endpoint_contract import EndpointContract
-from _shared.event_contract import StripeEventContract
-from _shared.testing import (
+from examples._shared.endpoint_contract import EndpointContract
+from examples._shared.event_contract import StripeEventContract
+from examples._shared.testing import (
     ALICE,
     ALICE_CARD,
-    EXAMPLES,
     NONCE,
     Answer,
     StripeStandIn,
@@ -45,10 +44,10 @@ from issuing_elements.testing import free_port
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from _shared import Demo
+    from examples._shared import Demo
     from issuing_elements.testing import FakeStripe
 
-PROJECT = EXAMPLES / "django"
+SETTINGS = "examples.django.issuing_demo.settings"
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +55,11 @@ def django_project() -> Iterator[None]:
     """Django set up from the example's settings, for this module's tests.
 
     Django reads its settings once per process; only this module uses them.
-    The variable and the import path that find them are put back afterwards,
-    so that no other test, nor a server process started later, inherits them.
+    The variable that finds them is put back afterwards, so that no other
+    test, nor a server process started later, inherits it.
     """
-    sys.path.insert(0, str(PROJECT))
     saved = os.environ.get("DJANGO_SETTINGS_MODULE")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "issuing_demo.settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
     try:
         django.setup()
         setup_test_environment()  # adds "testserver" to ALLOWED_HOSTS
@@ -72,13 +70,14 @@ def django_project() -> Iterator[None]:
             del os.environ["DJANGO_SETTINGS_MODULE"]
         else:
             os.environ["DJANGO_SETTINGS_MODULE"] = saved
-        sys.path.remove(str(PROJECT))
 
 
 @pytest.fixture
 def client(django_project: None, demo: Demo) -> Iterator[Client]:
     """Django's test client, CSRF enforced as in production, on *demo*."""
-    with override_settings(ISSUING_DEMO=demo):
+    from examples.django.issuing_demo import views  # noqa: PLC0415 - once Django is set up
+
+    with override_settings(ISSUING_DEMO=demo, ISSUING_ISSUER=views.build_issuer(demo)):
         yield Client(enforce_csrf_checks=True)
 
 
@@ -110,7 +109,7 @@ def server_url(
 ) -> Iterator[str]:
     """``manage.py runserver``: WSGI, the sync view on ``issuer.handle``."""
     port = free_port()
-    argv = [sys.executable, str(PROJECT / "manage.py"), "runserver", "--noreload"]
+    argv = [sys.executable, "-m", "examples.django.manage", "runserver", "--noreload"]
     argv += [f"127.0.0.1:{port}"]
     stripe_url = fake_stripe.url
     log = tmp_path_factory.mktemp("django-wsgi") / "server.log"
@@ -122,10 +121,10 @@ def server_url(
 def asgi_server_url(
     fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """uvicorn serving ``issuing_demo.asgi``: the async view on ``issuer.ahandle``."""
+    """uvicorn serving the project's ASGI app: the async view on ``issuer.ahandle``."""
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "--app-dir", str(PROJECT)]
-    argv += ["issuing_demo.asgi:application", "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "uvicorn"]
+    argv += ["examples.django.issuing_demo.asgi:application", "--host", "127.0.0.1"]
     argv += ["--port", str(port)]
     stripe_url = fake_stripe.url
     log = tmp_path_factory.mktemp("django-asgi") / "server.log"
@@ -187,7 +186,7 @@ def test_without_csrf_exempt_the_same_view_is_refused(
     client: Client, stripe_stand_in: StripeStandIn
 ) -> None:
     """The exemption is what lets the bearer endpoint through CsrfViewMiddleware."""
-    views = sys.modules["issuing_demo.views"]
+    views = sys.modules["examples.django.issuing_demo.views"]
     urls = types.ModuleType("csrf_protected_urls")
     urls.urlpatterns = [  # type: ignore[attr-defined]  # a urlconf is any module with urlpatterns
         path("ephemeral-keys", views.ephemeral_keys.__wrapped__)

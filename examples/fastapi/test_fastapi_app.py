@@ -14,35 +14,34 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from _shared.endpoint_contract import EndpointContract
-from _shared.event_contract import StripeEventContract
-from _shared.testing import (
+from examples._shared.endpoint_contract import EndpointContract
+from examples._shared.event_contract import StripeEventContract
+from examples._shared.testing import (
     ALICE,
     ALICE_CARD,
     CAROL_ACCOUNT,
     CAROL_CARD,
-    EXAMPLES,
     Answer,
     bearer,
     call_with_httpx,
     environment_for,
-    load_example,
     running,
     standalone_fake_stripe,
 )
+from examples.fastapi.app import create_app
 from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from _shared import Demo
+    from examples._shared import Demo
     from issuing_elements.testing import FakeStripe
 
 
 @pytest.fixture
 def in_process(demo: Demo) -> Iterator[Callable[..., Answer]]:
-    app = load_example("fastapi/app.py").create_app(demo)
+    app = create_app(demo)
     with TestClient(app) as client:
         yield call_with_httpx(client)
         # FakeStripe keeps connections alive: close the async pool in its loop.
@@ -54,8 +53,8 @@ def server_url(
     fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "--app-dir", str(EXAMPLES / "fastapi")]
-    argv += ["app:app", "--host", "127.0.0.1", "--port", str(port)]
+    argv = [sys.executable, "-m", "uvicorn", "examples.fastapi.app:app"]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
     stripe_url = fake_stripe.url
     log = tmp_path_factory.mktemp("fastapi") / "server.log"
     with running(argv, port=port, env=environment_for(stripe_url), log=log) as url:
@@ -80,8 +79,8 @@ def test_two_workers_share_one_stand_in(tmp_path: Path) -> None:
             "STRIPE_PUBLISHABLE_KEY": stripe["publishable_key"],
         }
         port = free_port()
-        argv = [sys.executable, "-m", "uvicorn", "--app-dir", str(EXAMPLES / "fastapi")]
-        argv += ["app:app", "--host", "127.0.0.1", "--port", str(port)]
+        argv = [sys.executable, "-m", "uvicorn", "examples.fastapi.app:app"]
+        argv += ["--host", "127.0.0.1", "--port", str(port)]
         argv += ["--workers", "2"]
         log = tmp_path / "server.log"
         with (

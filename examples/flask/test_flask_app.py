@@ -1,8 +1,9 @@
 """The Flask example, through Flask's test client and through a real server.
 
 Every test runs twice: in-process (``app.test_client()``) and over HTTP to
-``flask run`` (werkzeug) in a process of its own. Both reach Stripe through
-``STRIPE_API_BASE``: the library's FakeStripe, one for the session.
+``flask --app examples.flask.app run`` (werkzeug) in a process of its own.
+Both reach Stripe through ``STRIPE_API_BASE``: the library's FakeStripe, one
+for the session.
 """
 
 # ruff: noqa: SIM300 - STYLE.md: tests read `expected == actual`
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from _shared.endpoint_contract import EndpointContract, MobileContract
-from _shared.event_contract import StripeEventContract, issue_key
-from _shared.testing import (
+from examples._shared.endpoint_contract import EndpointContract, MobileContract
+from examples._shared.event_contract import StripeEventContract, issue_key
+from examples._shared.testing import (
     ALICE,
     CAROL,
     CAROL_ACCOUNT,
@@ -27,30 +28,29 @@ from _shared.testing import (
     ENVIRON_NAMES,
     ERIN,
     ERIN_CARD,
-    EXAMPLES,
     WEBHOOK_SECRET,
     Answer,
     StripeStandIn,
     bearer,
     call_with_httpx,
     environment_for,
-    load_example,
     running,
     spoofing_headers,
 )
+from examples.flask.app import create_app
 from issuing_elements._flows.keys import CLOCK_MARGIN
 from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from _shared import Demo
+    from examples._shared import Demo
     from issuing_elements.testing import FakeStripe
 
 
 @pytest.fixture
 def in_process(demo: Demo) -> Callable[..., Answer]:
-    client = load_example("flask/app.py").create_app(demo).test_client()
+    client = create_app(demo).test_client()
 
     def call(method: str, path: str, **arguments: Any) -> Answer:
         if "content" in arguments:  # httpx's name for a raw body is Flask's data
@@ -68,7 +68,7 @@ def server_url(
     fake_stripe: FakeStripe, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     port = free_port()
-    argv = [sys.executable, "-m", "flask", "--app", str(EXAMPLES / "flask" / "app.py")]
+    argv = [sys.executable, "-m", "flask", "--app", "examples.flask.app"]
     argv += ["run", "--host", "127.0.0.1", "--port", str(port)]
     stripe_url = fake_stripe.url
     log = tmp_path_factory.mktemp("flask") / "server.log"

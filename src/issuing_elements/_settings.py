@@ -2,7 +2,7 @@
 
 [`EphemeralKeyIssuer`][issuing_elements.EphemeralKeyIssuer] checks its
 arguments and freezes them here. A flow is a function of this record and
-one request, and needs nothing else: ``tests/test_flows_stepped.py`` steps
+one request, and needs nothing else: ``tests/doors/test_flows_stepped.py`` steps
 each door's flow on it by hand, with no performer.
 """
 

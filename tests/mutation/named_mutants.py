@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SRC = "src/issuing_elements/"
 TESTS = [
-    "tests/test_endpoint.py",
-    "tests/test_stripe_wire.py",
-    "tests/test_error_bodies.py",
-    "tests/test_audit.py",
+    "tests/doors/web/test_endpoint.py",
+    "tests/doors/web/test_stripe_wire.py",
+    "tests/doors/web/test_error_bodies.py",
+    "tests/behaviour/audit/test_audit.py",
 ]
 KEY_ID_CHECK = "return isinstance(value, str) and _KEY_ID.fullmatch(value) is not None"
 # name: (file, original text, mutated text)

@@ -1,27 +1,24 @@
 """Issuing Elements behind Django: the project of ``examples/django``.
 
-Run it (offline, on the built-in FakeStripe, unless STRIPE_SECRET_KEY is set)::
+Run it from the repository's root (offline, on the built-in FakeStripe,
+unless STRIPE_SECRET_KEY is set)::
 
-    python examples/django/manage.py runserver            # WSGI: issuer.handle
-    uvicorn --app-dir examples/django issuing_demo.asgi:application  # ASGI: ahandle
+    python -m examples.django.manage runserver                  # WSGI: issuer.handle
+    uvicorn examples.django.issuing_demo.asgi:application       # ASGI: ahandle
 
 ``settings.py`` (no database, CSRF on), ``middleware.py`` (``request.user``
-from the bearer token), ``views.py`` (the three routes), ``urls.py`` (which
-view serves which route, sync under WSGI and async under ASGI), ``wsgi.py``
-and ``asgi.py``. The environment, the demo user store and the page are in
-``examples/_shared``, the same for every example.
+from the bearer token), ``views.py`` (the authorizer, the issuer and the
+routes: what a Django app copies), ``urls.py`` (which view serves which
+route, sync under WSGI and async under ASGI), ``wsgi.py`` and ``asgi.py``.
+The demo's plumbing (its users file, the Stripe client or the offline
+FakeStripe, the page) is ``examples._shared``, the same for every example.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import django.conf
 
-# The examples share one configuration module, examples/_shared.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
-from _shared import Demo, process_demo
+from examples._shared import Demo, process_demo
 
 
 def current_demo() -> Demo:

@@ -1,6 +1,6 @@
 """The ASGI application (uvicorn): the key endpoint on ``issuer.ahandle``.
 
-    uvicorn --app-dir examples/django issuing_demo.asgi:application
+    uvicorn examples.django.issuing_demo.asgi:application
 
 Django answers no ASGI lifespan events, so the process's ``Demo`` is built
 on the first request and lives until the process ends.
@@ -10,7 +10,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuing_demo.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django.issuing_demo.settings")
 # Read by settings.ASYNC_VIEWS, before Django loads the settings below.
 os.environ["ISSUING_DEMO_ASGI"] = "1"
 

@@ -1,7 +1,7 @@
 """Settings of the example project: no database, no templates, CSRF on.
 
 The Stripe keys and the demo users come from the environment that every
-example reads (``examples/_shared``): STRIPE_SECRET_KEY,
+example reads (``examples._shared``): STRIPE_SECRET_KEY,
 STRIPE_PUBLISHABLE_KEY, STRIPE_API_BASE, ISSUING_ELEMENTS_DEMO_USERS.
 """
 
@@ -24,11 +24,11 @@ MIDDLEWARE = [
     # On for every view: the bearer-token endpoint opts out by name
     # (csrf_exempt, see views.py); a cookie-session view must not.
     "django.middleware.csrf.CsrfViewMiddleware",
-    "issuing_demo.middleware.BearerTokenMiddleware",
+    "examples.django.issuing_demo.middleware.BearerTokenMiddleware",
 ]
 
-ROOT_URLCONF = "issuing_demo.urls"
-WSGI_APPLICATION = "issuing_demo.wsgi.application"
+ROOT_URLCONF = "examples.django.issuing_demo.urls"
+WSGI_APPLICATION = "examples.django.issuing_demo.wsgi.application"
 
 #: asgi.py sets ISSUING_DEMO_ASGI=1: the key endpoint is then the async view
 #: on ``issuer.ahandle``. Under WSGI it stays the sync view on

@@ -1,4 +1,4 @@
-"""The routes: read the request, find the user, call the library, answer.
+"""The authorizer, the issuer, and the routes that call it: what a Django app copies.
 
 ``ephemeral_keys`` is the sync endpoint on ``issuer.handle`` (WSGI);
 ``aephemeral_keys`` is the same with ``await issuer.ahandle`` (ASGI).
@@ -8,14 +8,67 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+
+from examples._shared import (
+    REFRESH_MARGIN,
+    Demo,
+    demo_users,
+    once,
+    page_elements,
+)
+from issuing_elements import EphemeralKeyIssuer, Grant, KeyRequest, MemoryKeyLedger
 
 from . import current_demo
 
 if TYPE_CHECKING:
     from issuing_elements import HttpResponse as IssuerResponse
+
+
+def authorize(user: str, request: KeyRequest) -> Grant | None:
+    """A key for a card the user may see, under the card's connected account.
+
+    Anything else (another user's card, no such card) is ``None``: one
+    answer, 404, so that cards cannot be probed. *user* is the username
+    (:func:`issuer_user`); yours may be ``request.user`` itself.
+    """
+    cards = demo_users().visible_cards(user)  # yours: Card.objects.filter(...)
+    if request.card_id not in cards:
+        return None
+    return Grant(stripe_account=cards[request.card_id])
+
+
+def build_issuer(demo: Demo) -> EphemeralKeyIssuer[str]:
+    """The issuer: Stripe, the authorizer, and the controls this app sets."""
+    return EphemeralKeyIssuer(
+        demo.stripe_client,
+        authorize,
+        allowed_origins=demo.allowed_origins,
+        # Keys follow the card: the ledger knows the live keys, and
+        # POST /stripe-events revokes a stopped card's.
+        key_ledger=MemoryKeyLedger(),
+        webhook_secrets=demo.webhook_secrets,
+        # The demo page's bundle: when to fetch the next key, what to mount.
+        refresh_margin=REFRESH_MARGIN,
+        elements=page_elements,
+    )
+
+
+#: The process's issuer, built on first use (a worker's first request).
+process_issuer = once(lambda: build_issuer(current_demo()))
+
+
+def current_issuer() -> EphemeralKeyIssuer[str]:
+    """The issuer ``settings.ISSUING_ISSUER`` names (tests set one, with
+    ``ISSUING_DEMO``), else the process's."""
+    configured: EphemeralKeyIssuer[str] | None = getattr(
+        settings, "ISSUING_ISSUER", None
+    )
+    return configured if configured is not None else process_issuer()
+
 
 # Why csrf_exempt is safe here, and only here: CSRF is a cross-site form or
 # fetch riding on a credential the browser attaches by itself, the session
@@ -33,7 +86,7 @@ if TYPE_CHECKING:
 @require_POST
 def ephemeral_keys(request: HttpRequest) -> HttpResponse:
     """``POST /ephemeral-keys`` on ``issuer.handle``."""
-    issuer = current_demo().issuer
+    issuer = current_issuer()
     answer = issuer.handle(
         issuer_user(request),
         body=read_body(request, limit=issuer.max_body_bytes),
@@ -50,7 +103,7 @@ def ephemeral_keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 async def aephemeral_keys(request: HttpRequest) -> HttpResponse:
     """``POST /ephemeral-keys`` on ``issuer.ahandle``: the same, for ASGI."""
-    issuer = current_demo().issuer
+    issuer = current_issuer()
     answer = await issuer.ahandle(
         issuer_user(request),
         body=read_body(request, limit=issuer.max_body_bytes),
@@ -70,7 +123,7 @@ async def aephemeral_keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 def stripe_events(request: HttpRequest) -> HttpResponse:
     """``POST /stripe-events`` on ``issuer.handle_stripe_event``."""
-    issuer = current_demo().issuer
+    issuer = current_issuer()
     answer = issuer.handle_stripe_event(
         read_body(request, limit=issuer.max_event_bytes),
         headers=request.headers,
@@ -83,7 +136,7 @@ def stripe_events(request: HttpRequest) -> HttpResponse:
 @require_POST
 async def astripe_events(request: HttpRequest) -> HttpResponse:
     """``POST /stripe-events`` on ``issuer.ahandle_stripe_event``, for ASGI."""
-    issuer = current_demo().issuer
+    issuer = current_issuer()
     answer = await issuer.ahandle_stripe_event(
         read_body(request, limit=issuer.max_event_bytes),
         headers=request.headers,
@@ -95,7 +148,9 @@ async def astripe_events(request: HttpRequest) -> HttpResponse:
 def client_config(request: HttpRequest) -> HttpResponse:
     """``GET /client-config[?card_id=ic_...]``: what the page gives ``Stripe()``."""
     answer = current_demo().client_config(
-        issuer_user(request), request.GET.get("card_id")
+        issuer_user(request),
+        request.GET.get("card_id"),
+        api_version=current_issuer().api_version,
     )
     return to_django(answer)
 

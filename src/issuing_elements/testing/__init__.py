@@ -36,15 +36,12 @@ from typing import TYPE_CHECKING, Any
 import stripe
 from typing_extensions import Self
 
-from ._lifecycle import Delivery, StripeEvent
+from ._events import Delivery, EventDelivery, StripeEvent
+from ._faults import Fault, Faults
+from ._models import AccountSessionRecord, EphemeralKeyRecord, StripeError, StripeState
+from ._recording import RecordedRequest, Recording
 from ._server import FakeStripeServer
-from ._simulation import (
-    AccountSessionRecord,
-    EphemeralKeyRecord,
-    Fault,
-    RecordedRequest,
-    Simulation,
-)
+from ._urls import Dispatcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,7 +55,9 @@ __all__ = [
     "EphemeralKeyRecord",
     "FakeStripe",
     "RecordedRequest",
+    "StripeError",
     "StripeEvent",
+    "StripeState",
     "free_port",
 ]
 
@@ -126,14 +125,17 @@ class FakeStripe:
         self._api_key = api_key
         self._publishable_key = publishable_key
         self._address = (host, port)
-        self._simulation = Simulation(
+        self._state = StripeState(
             api_key=api_key,
             publishable_key=publishable_key,
             key_lifetime=key_lifetime,
             clock=clock,
-            latency=latency,
         )
-        self._simulation.delivery.configure(webhook_url, webhook_secret)
+        self._faults = Faults(latency)
+        self._recording = Recording()
+        self._delivery = EventDelivery()
+        self._delivery.configure(webhook_url, webhook_secret)
+        self._dispatcher = Dispatcher(self._state, self._recording, self._delivery)
         self._server: FakeStripeServer | None = None
         self._closed = False
         self._http_clients: list[FakeStripeHTTPClient] = []
@@ -154,7 +156,7 @@ class FakeStripe:
         """Listen and serve in a daemon thread; returns the fake itself."""
         if self._server is not None or self._closed:
             raise RuntimeError("a FakeStripe starts once")
-        self._server = FakeStripeServer(self._address, self._simulation)
+        self._server = FakeStripeServer(self._address, self._dispatcher, self._faults)
         self._server.start()
         return self
 
@@ -232,6 +234,17 @@ class FakeStripe:
 
     # -- the world -----------------------------------------------------------
 
+    @property
+    def state(self) -> StripeState:
+        """Stripe's state behind this fake, and its rules, without HTTP.
+
+        Read it (``fake.state.keys``, ``fake.state.events``) or call its
+        rules directly (``fake.state.issue_key(...)``), which raise
+        [`StripeError`][issuing_elements.testing.StripeError] as the
+        endpoints answer it. The methods below are shortcuts over it.
+        """
+        return self._state
+
     def add_card(
         self,
         card_id: str,
@@ -248,7 +261,7 @@ class FakeStripe:
         _check_card_id(card_id)
         _check_account(account)
         _check_cardholder(cardholder)
-        self._simulation.add_card(card_id, account, cardholder)
+        self._state.add_card(card_id, account, cardholder)
 
     def add_account(self, account: str) -> None:
         """Register a connected account, for ``POST /v1/account_sessions``.
@@ -256,7 +269,7 @@ class FakeStripe:
         `add_card` with an *account* registers that account too.
         """
         _check_account(account)
-        self._simulation.add_account(account)
+        self._state.add_account(account)
 
     def create_nonce(self, card_id: str, *, account: str | None = None) -> str:
         """Mint a nonce for *card_id*, as ``stripe.createEphemeralKeyNonce`` would.
@@ -267,17 +280,17 @@ class FakeStripe:
         """
         _check_card_id(card_id)
         _check_account(account)
-        return self._simulation.create_nonce(card_id, account)
+        return self._state.create_nonce(card_id, account)
 
     def now(self) -> int:
         """The fake's time, in epoch seconds."""
-        return self._simulation.now()
+        return self._state.now()
 
     def advance(self, seconds: float) -> None:
         """Move the fake's clock on, for example past a key's ``expires``."""
-        self._simulation.advance(seconds)
+        self._state.advance(seconds)
 
-    # -- card lifecycle events (see testing/_lifecycle.py) --------------------
+    # -- card lifecycle events (see testing/_models.py and _events.py) --------
 
     def deliver_events_to(self, url: str | None, secret: str | None) -> None:
         """Post every event from now on to *url*, signed with *secret*.
@@ -287,12 +300,13 @@ class FakeStripe:
         of "t.body">``, one POST per event, before the update that made it
         is answered. ``None`` and ``None`` stop delivering.
         """
-        self._simulation.delivery.configure(url, secret)
+        self._delivery.configure(url, secret)
 
     def block_cardholder(self, cardholder: str) -> None:
         """Block *cardholder*, as Stripe does (the API cannot): one event."""
         _check_cardholder(cardholder)
-        self._simulation.block_cardholder(cardholder)
+        self._state.block_cardholder(cardholder)
+        self._dispatcher.flush_events()
 
     def signed_event(
         self, event_id: str, *, secret: str | None = None
@@ -304,28 +318,29 @@ class FakeStripe:
         by default the one given to
         [`deliver_events_to`][issuing_elements.testing.FakeStripe.deliver_events_to].
         """
-        return self._simulation.signed_event(event_id, secret)
+        event = self._state.event(event_id)
+        return event.body, self._delivery.headers_for(event, self.now(), secret)
 
     def redeliver(self, event_id: str) -> None:
         """Post the event *event_id* again, signed anew, as Stripe's retries do."""
-        self._simulation.redeliver(event_id)
+        self._delivery.deliver([self._state.event(event_id)], self.now())
 
     @property
     def events(self) -> tuple[StripeEvent, ...]:
         """Every event the fake made, in order."""
-        return self._simulation.events
+        return self._state.events
 
     @property
     def deliveries(self) -> tuple[Delivery, ...]:
         """Every POST of an event to the webhook endpoint, and its answer."""
-        return self._simulation.delivery.deliveries
+        return self._delivery.deliveries
 
     # -- latency: for the secret-key endpoints, every call -------------------
 
     @property
     def latency(self) -> float:
         """Seconds every secret-key call waits before its answer (0: none)."""
-        return self._simulation.latency
+        return self._faults.latency
 
     def set_latency(self, seconds: float) -> None:
         """Make every secret-key call from now on wait *seconds*, then answer.
@@ -338,7 +353,7 @@ class FakeStripe:
         answer at once.
         """
         _check_seconds(seconds)
-        self._simulation.set_latency(seconds)
+        self._faults.latency = seconds
 
     # -- faults: for the secret-key endpoints, consumed in order ------------
 
@@ -371,7 +386,7 @@ class FakeStripe:
             code=code,
             message=message,
         )
-        self._simulation.add_fault(fault, _check_times(times))
+        self._faults.add(fault, _check_times(times))
 
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         """Hold the next *times* secret-key calls for *seconds*, then answer.
@@ -380,7 +395,7 @@ class FakeStripe:
         [`latency`][issuing_elements.testing.FakeStripe.latency].
         """
         _check_seconds(seconds)
-        self._simulation.add_fault(Fault("delay", seconds=seconds), _check_times(times))
+        self._faults.add(Fault("delay", seconds=seconds), _check_times(times))
 
     def drop_next(self, *, times: int = 1, after_processing: bool = False) -> None:
         """Close the connection of the next *times* secret-key calls, unanswered.
@@ -390,42 +405,42 @@ class FakeStripe:
         same ``Idempotency-Key`` then gets the saved answer, as from Stripe.
         """
         fault = Fault("drop", after_processing=after_processing)
-        self._simulation.add_fault(fault, _check_times(times))
+        self._faults.add(fault, _check_times(times))
 
     def clear_faults(self) -> None:
         """Forget the faults not yet used."""
-        self._simulation.clear_faults()
+        self._faults.clear()
 
     @property
     def pending_faults(self) -> int:
         """How many injected faults are still to come."""
-        return self._simulation.pending_faults
+        return self._faults.pending
 
     # -- inspection ----------------------------------------------------------
 
     @property
     def keys(self) -> tuple[EphemeralKeyRecord, ...]:
         """Every key issued, in order, with its current revocation state."""
-        return self._simulation.keys
+        return self._state.keys
 
     @property
     def revoked_keys(self) -> tuple[EphemeralKeyRecord, ...]:
         """The keys revoked, in the order of revocation."""
-        return self._simulation.revoked_keys
+        return self._state.revoked_keys
 
     def key(self, key_id: str) -> EphemeralKeyRecord:
         """The key *key_id* as it stands now; ``KeyError`` if never issued."""
-        return self._simulation.key(key_id)
+        return self._state.key(key_id)
 
     @property
     def account_sessions(self) -> tuple[AccountSessionRecord, ...]:
         """Every Account Session created, in order."""
-        return self._simulation.account_sessions
+        return self._state.account_sessions
 
     @property
     def requests(self) -> tuple[RecordedRequest, ...]:
         """Every request received, in order, with keys redacted."""
-        return self._simulation.requests
+        return self._recording.requests
 
     @property
     def connections(self) -> int:

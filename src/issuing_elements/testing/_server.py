@@ -1,8 +1,8 @@
-"""FakeStripe's wire: a stdlib HTTP server that hands requests to the simulation.
+"""FakeStripe's wire: a stdlib HTTP server that hands requests to the route table.
 
-Bytes in, `Incoming` to the simulation, its `Reply` back out as bytes. The
-steady latency and the injected delays are served here (outside the
-simulation's lock), dropped connections are dropped here, and accepted
+Bytes in, `Incoming` to ``_urls.Dispatcher``, its `Reply` back out as bytes.
+The steady latency and the injected delays are served here (outside the
+state's lock), dropped connections are dropped here, and accepted
 connections are counted here.
 """
 
@@ -14,10 +14,15 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from ._simulation import CORS_HEADERS, Incoming, Reply, Simulation
+from ._responses import Incoming, Reply
+from ._urls import CORS_HEADERS
+
+if TYPE_CHECKING:
+    from ._faults import Faults
+    from ._urls import Dispatcher
 
 # Far above anything Stripe's form bodies need; keeps a stray upload small.
 _MAX_BODY = 1024 * 1024
@@ -35,8 +40,11 @@ class FakeStripeServer(ThreadingHTTPServer):
     # a second late); at 1024 none were. Linux caps it at net.core.somaxconn.
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], simulation: Simulation) -> None:
-        self.simulation = simulation
+    def __init__(
+        self, address: tuple[str, int], dispatcher: Dispatcher, faults: Faults
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.faults = faults
         self.closing = threading.Event()
         self._connections_lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
@@ -152,16 +160,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         server = cast("FakeStripeServer", self.server)
         incoming = self._parse()
-        fault = server.simulation.take_fault(incoming)
-        pause = server.simulation.latency_for(incoming)
-        if fault is not None and fault.kind == "delay":
-            pause += fault.seconds
+        fault = server.faults.take(incoming)
+        pause = server.faults.pause_for(incoming, fault)
         if pause:
             server.pause(pause)
-        reply = server.simulation.respond(incoming, fault)
+        reply = server.dispatcher.respond(incoming, fault)
         # Stripe's events for what the request changed, before its answer:
         # a test that froze a card sees the endpoint's answer once it returns.
-        server.simulation.flush_events()
+        server.dispatcher.flush_events()
         if reply is None:
             # Answer nothing and hang up, like a connection lost mid-flight.
             self.close_connection = True

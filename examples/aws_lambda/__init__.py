@@ -1,0 +1,1 @@
+"""The AWS Lambda example: ``handler.py``."""

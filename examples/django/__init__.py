@@ -1,0 +1,1 @@
+"""The Django example: the project ``issuing_demo``, and ``manage.py``."""

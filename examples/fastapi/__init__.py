@@ -1,0 +1,1 @@
+"""The FastAPI example: ``app.py``."""

@@ -1,0 +1,1 @@
+"""The Flask example: ``app.py``."""
