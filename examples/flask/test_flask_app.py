@@ -38,7 +38,7 @@ from examples._shared.testing import (
     spoofing_headers,
 )
 from examples.flask.app import create_app
-from issuing_elements._flows.keys import CLOCK_MARGIN
+from issuing_elements._flows.exchange import CLOCK_MARGIN
 from issuing_elements.testing import free_port
 
 if TYPE_CHECKING:
