@@ -1,4 +1,7 @@
-"""Apply each of issue 7's twelve named mutants by hand, run the tests, restore.
+"""Apply each named mutant by hand, run the tests, restore.
+
+Issue 7's twelve, issue 16's three survivors of ``make mutate``, and issue
+22's one-line bugs that the whole suite once let through.
 
 ``python tests/mutation/named_mutants.py [NAME,...|all] [pytest args...]``
 prints, per mutant, whether the tests killed it. It edits ``src/`` in place
@@ -18,8 +21,60 @@ TESTS = [
     "tests/doors/web/test_stripe_wire.py",
     "tests/doors/web/test_error_bodies.py",
     "tests/behaviour/audit/test_audit.py",
+    "tests/doors/sessions/test_account_sessions.py",
+    "tests/doors/sessions/test_account_sessions_wire.py",
+    "tests/doors/mobile/test_mobile.py",
+    "tests/behaviour/secrets/test_secrets_stay_out.py",
+    "tests/behaviour/stripe_answers/test_stripe_faults.py",
+    "tests/behaviour/stripe_answers/test_stripe_answers.py",
+    "tests/behaviour/limits/test_issuer_controls.py",
 ]
 KEY_ID_CHECK = "return isinstance(value, str) and _KEY_ID.fullmatch(value) is not None"
+CLIENT_SECRET_PATTERN = (
+    r'''r"""(?i)((?:\\?["']client_?secret\\?["']\s*:\s*\\?["'])'''
+    r'''|(?:\bclient_?secret=))"""'''
+)
+
+
+def _swapped(first: str, second: str) -> tuple[str, str]:
+    """The original text (*first*, then *second*) and the two in the other order."""
+    return first + second, second + first
+
+
+SESSION_AUTHORIZER_THEN_ADMIT = _swapped(
+    "        authorizer = _authorizer(settings)\n",
+    "        admitted = admit(settings, context, user)\n",
+)
+# The same two calls, the check first (on the entry the ledger is about to get).
+RECORD_THEN_CHECK = (
+    (
+        "        recorded = yield from _record(settings, user_id, key, deadline_at)\n"
+        "        yield from _refuse_if_revoked("
+        "settings, recorded, started, deadline_at)\n"
+    ),
+    (
+        "        yield from _refuse_if_revoked(settings, "
+        "_live_key(user_id or '', key) if settings.key_ledger else None, "
+        "started, deadline_at)\n"
+        "        recorded = yield from _record(settings, user_id, key, deadline_at)\n"
+    ),
+)
+TOMBSTONE_THEN_READ = _swapped(
+    "    yield from _ask_ledger(\n"
+    "        settings,\n"
+    "        lambda: ledger.mark_revoked(**subject),\n"
+    "        lambda: ledger.amark_revoked(**subject),\n"
+    "    )\n",
+    "    found = yield from _ask_ledger("
+    "settings, lambda: read(named), lambda: aread(named))\n",
+)
+FORGET_GONE_KEY = (
+    "        # Stripe has no such key any more: revoked or expired already.\n"
+    "        yield from _ask_ledger(\n"
+    "            settings, lambda: ledger.forget(entry), "
+    "lambda: ledger.aforget(entry)\n"
+    "        )\n"
+)
 # name: (file, original text, mutated text)
 MUTANTS = {
     "grant-look-alike": (
@@ -74,8 +129,8 @@ MUTANTS = {
     ),
     "secret-any-prefix": (
         "_stripe_api.py",
-        'and secret.startswith("ek_")\n',
-        "\n",
+        'return isinstance(value, str) and value.startswith("ek_")',
+        "return isinstance(value, str)",
     ),
     "idempotency-key-on-delete": (
         "_flows/revocation.py",
@@ -95,8 +150,8 @@ MUTANTS = {
     ),
     "revocation-audited-as-warning": (
         "_audit.py",
-        'event.outcome in ("granted", "revoked")',
-        'event.outcome in ("granted",)',
+        'event.outcome in ("granted", "revoked", "ignored")',
+        'event.outcome in ("granted", "ignored")',
     ),
     "errors-cacheable": (
         "_response.py",
@@ -105,6 +160,111 @@ MUTANTS = {
             "headers={k: v for k, v in {**_HEADERS, **(extra or {})}.items() "
             'if status == 200 or k != "Cache-Control"}'
         ),
+    ),
+    # Issue 22's gaps: one-line bugs the whole suite once let through.
+    "session-grant-look-alike": (
+        "_authorize.py",
+        "if isinstance(verdict, AccountSessionGrant):",
+        'if hasattr(verdict, "account"):',
+    ),
+    "session-unknown-feature-enabled": (
+        "_stripe_api.py",
+        "value is not False for key, value in features.items() if key not in wanted",
+        "value is None for key, value in features.items() if key not in wanted",
+    ),
+    "session-denial-as-card-not-found": (
+        "_authorize.py",
+        'raise AccountNotFoundError("The account_sessions authorizer denied',
+        'raise CardNotFoundError("The account_sessions authorizer denied',
+    ),
+    "session-authorizer-error-as-card-not-found": (
+        "_authorize.py",
+        'f"account {_asked(request)}",\n        AccountNotFoundError,',
+        'f"account {_asked(request)}",\n        CardNotFoundError,',
+    ),
+    "session-budget-shared-by-all": (
+        "_flows/account_sessions.py",
+        'request.account or f"{user_id}:account_session",',
+        'request.account or "account_session",',
+    ),
+    "session-401-before-no-authorizer": (
+        "_flows/account_sessions.py",
+        *SESSION_AUTHORIZER_THEN_ADMIT,
+    ),
+    "mobile-endpoint-audited-as-web": (
+        "_flows/keys.py",
+        'context,\n                action="issue_mobile",',
+        'context,\n                action="issue",',
+    ),
+    "issue-mobile-audited-as-web": (
+        "_flows/keys.py",
+        'NO_CONTEXT,\n            action="issue_mobile",',
+        'NO_CONTEXT,\n            action="issue",',
+    ),
+    "api-version-blamed-on-card-id": (
+        "_request.py",
+        'field="api_version",',
+        'field="card_id",',
+    ),
+    "retry-after-zero-passed-on": (
+        "_stripe_api.py",
+        "return min(MAX_RETRY_AFTER, max(1, seconds))",
+        "return min(MAX_RETRY_AFTER, seconds)",
+    ),
+    # The error floors every Retry-After too (an authorizer's, a store's):
+    # Stripe's 0 passes both floors, so each is a mutant of its own.
+    "retry-after-error-floor-dropped": (
+        "exceptions.py",
+        "self.retry_after: int = max(1, int(retry_after))",
+        "self.retry_after: int = int(retry_after)",
+    ),
+    "client-secret-case-sensitive": (
+        "_redact.py",
+        CLIENT_SECRET_PATTERN,
+        CLIENT_SECRET_PATTERN.replace("(?i)", ""),
+    ),
+    "client-secret-camel-case-blind": (
+        "_redact.py",
+        CLIENT_SECRET_PATTERN,
+        CLIENT_SECRET_PATTERN.replace("client_?secret", "client_secret"),
+    ),
+    "client-secret-pairs-blind": (
+        "_redact.py",
+        CLIENT_SECRET_PATTERN,
+        CLIENT_SECRET_PATTERN.replace(r"|(?:\bclient_?secret=)", ""),
+    ),
+    "tombstone-checked-before-recording": (
+        "_flows/keys.py",
+        *RECORD_THEN_CHECK,
+    ),
+    "ledger-read-before-tombstone": (
+        "_flows/revocation.py",
+        *TOMBSTONE_THEN_READ,
+    ),
+    "no-clock-margin": (
+        "_flows/keys.py",
+        "CLOCK_MARGIN = 1.0",
+        "CLOCK_MARGIN = 0.0",
+    ),
+    "gone-key-kept-in-ledger": (
+        "_flows/revocation.py",
+        FORGET_GONE_KEY,
+        "        # Stripe has no such key any more: revoked or expired already.\n",
+    ),
+    "revoke-user-empty-accepted": (
+        "_flows/revocation.py",
+        "if not isinstance(given, str) or not given:",
+        "if not isinstance(given, str):",
+    ),
+    "revoke-card-empty-accepted": (
+        "_flows/revocation.py",
+        "if not is_card_id(card_id):",
+        "if card_id and not is_card_id(card_id):",
+    ),
+    "custom-limiter-fails-open": (
+        "_flows/steps.py",
+        'getattr(limiter, "fail_open", False)',
+        'getattr(limiter, "fail_open", True)',
     ),
 }
 
