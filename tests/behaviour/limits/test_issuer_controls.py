@@ -26,13 +26,18 @@ from issuing_elements import (
     Grant,
     KeyLedger,
     KeyRequest,
+    LiveKey,
     MemoryKeyLedger,
     MemoryRateLimiter,
     RateLimit,
     RedisKeyLedger,
     RedisRateLimiter,
 )
-from issuing_elements.exceptions import ConfigurationError
+from issuing_elements.exceptions import (
+    ConfigurationError,
+    InvalidRequestError,
+    ServiceUnavailableError,
+)
 from issuing_elements.testing import FakeStripe
 from redis_server import RedisServer
 from stripe_wire import Card
@@ -346,6 +351,42 @@ def test_unreachable_redis_limiter_may_fail_open_when_asked(fake: FakeStripe) ->
     assert 200 == answer.status
 
 
+class StoreDown:
+    """An application's own rate limiter that does not fail open: its store is down."""
+
+    fail_open = False
+    in_process = False  # a store of its own, called within the deadline
+
+    def hit_user(self, _user_id: str) -> float | None:
+        raise ServiceUnavailableError("The application's limiter store is down.")
+
+    async def ahit_user(self, user_id: str) -> float | None:
+        return self.hit_user(user_id)
+
+    def hit_card(self, _card_id: str) -> float | None:
+        raise ServiceUnavailableError("The application's limiter store is down.")
+
+    async def ahit_card(self, card_id: str) -> float | None:
+        return self.hit_card(card_id)
+
+
+def test_an_applications_own_limiter_whose_store_fails_fails_closed(
+    fake: FakeStripe, events: list[AuditEvent]
+) -> None:
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize, audit=events.append, rate_limiter=StoreDown()
+    )
+
+    answer = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert (503, "service_unavailable", [], ["service_unavailable"]) == (
+        answer.status,
+        json.loads(answer.body)["error"]["code"],
+        list(fake.keys),
+        [event.outcome for event in events],
+    )
+
+
 class Account:
     """A user object that is neither a string nor an integer."""
 
@@ -447,6 +488,21 @@ def test_a_key_revoked_already_is_not_counted_and_the_rest_go_on(
     assert 0 == remembering.revoke_user("alice")
 
 
+def test_a_key_stripe_no_longer_has_leaves_the_ledger(
+    fake: FakeStripe, remembering: EphemeralKeyIssuer[str], ledger: KeyLedger
+) -> None:
+    gone = issue(fake, remembering, "alice", ALICE_CARD)
+    remembering.revoke(gone)  # at Stripe only: the ledger still lists it
+
+    revoked = remembering.revoke_user("alice")
+
+    assert (0, [], []) == (
+        revoked,
+        ledger.keys_for_user("alice"),
+        ledger.keys_for_card(ALICE_CARD),
+    )
+
+
 def test_a_refused_revocation_is_reported_kept_and_the_rest_go_on(
     fake: FakeStripe, remembering: EphemeralKeyIssuer[str], events: list[AuditEvent]
 ) -> None:
@@ -518,6 +574,22 @@ def test_revoke_user_without_a_ledger_is_a_configuration_error(
 
     with pytest.raises(ConfigurationError, match="key_ledger"):
         issuer.revoke_user("alice")
+
+
+@pytest.mark.parametrize(
+    ("bulk", "error"),
+    [("revoke_user", ConfigurationError), ("revoke_card", InvalidRequestError)],
+)
+def test_an_empty_id_is_refused_and_lays_no_tombstone(
+    remembering: EphemeralKeyIssuer[str],
+    ledger: KeyLedger,
+    bulk: str,
+    error: type[Exception],
+) -> None:
+    with pytest.raises(error):
+        getattr(remembering, bulk)("")
+
+    assert not ledger.revoked_since(user_id="", card_id="", since=0)
 
 
 def test_a_key_the_ledger_cannot_record_is_revoked_and_answers_503(
@@ -665,6 +737,131 @@ def test_an_async_key_in_flight_during_revoke_user_is_revoked(
     )
 
 
+class HeldLedger(MemoryKeyLedger):
+    """A memory ledger that holds one side of the race after its first call.
+
+    The request's side calls `record` and `revoked_since`; the bulk
+    revocation's calls `mark_revoked` and then reads. Whichever of its two
+    calls *side* makes first, the ledger answers it, then holds that thread
+    until `released` is set: the other side runs whole in between.
+    """
+
+    def __init__(self, side: str) -> None:
+        super().__init__()
+        self.side = side
+        self.held = threading.Event()
+        self.released = threading.Event()
+
+    def _between(self, side: str) -> None:
+        if side == self.side and not self.held.is_set():
+            self.held.set()
+            assert self.released.wait(60)
+
+    def record(self, key: LiveKey) -> None:
+        super().record(key)
+        self._between("request")
+
+    def revoked_since(self, *, user_id: str, card_id: str, since: float) -> bool:
+        seen = super().revoked_since(user_id=user_id, card_id=card_id, since=since)
+        self._between("request")
+        return seen
+
+    def mark_revoked(
+        self, *, user_id: str | None = None, card_id: str | None = None
+    ) -> float:
+        laid = super().mark_revoked(user_id=user_id, card_id=card_id)
+        self._between("bulk")
+        return laid
+
+    def keys_for_user(self, user_id: str) -> list[LiveKey]:
+        found = super().keys_for_user(user_id)
+        self._between("bulk")
+        return found
+
+    def keys_for_card(self, card_id: str) -> list[LiveKey]:
+        found = super().keys_for_card(card_id)
+        self._between("bulk")
+        return found
+
+
+def bulk_revocation(issuer: EphemeralKeyIssuer[str], bulk: str) -> int:
+    if bulk == "revoke_user":
+        return issuer.revoke_user("alice")
+    return issuer.revoke_card(ALICE_CARD)
+
+
+@pytest.mark.parametrize("bulk", ["revoke_user", "revoke_card"])
+def test_a_bulk_revocation_between_a_requests_two_ledger_calls_revokes_its_key(
+    fake: FakeStripe, bulk: str
+) -> None:
+    """The request records its key, then looks for a tombstone: never the other way."""
+    ledger = HeldLedger("request")
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize, audit=discard, key_ledger=ledger
+    )
+    answers: list[int] = []
+    request = threading.Thread(
+        target=lambda: answers.append(
+            issuer.handle(
+                "alice", body=body(fake, ALICE_CARD), content_type=JSON
+            ).status
+        )
+    )
+    request.start()
+    assert ledger.held.wait(60)
+
+    revoked = bulk_revocation(issuer, bulk)
+    ledger.released.set()
+    request.join(60)
+
+    assert (1, [404], []) == (
+        revoked,
+        answers,
+        [key.id for key in fake.keys if key.revoked_at is None],
+    )
+
+
+@pytest.mark.parametrize("bulk", ["revoke_user", "revoke_card"])
+def test_a_request_between_a_bulk_revocations_two_ledger_calls_is_refused(
+    fake: FakeStripe, bulk: str
+) -> None:
+    """The revocation lays its tombstone, then reads the ledger: never the other way."""
+    ledger = HeldLedger("bulk")
+    asked = threading.Event()
+
+    def authorize_once_revoking(user: str, request: KeyRequest) -> Grant | None:
+        # The request began before the revocation, and goes on while it is held.
+        asked.set()
+        assert ledger.held.wait(60)
+        return authorize(user, request)
+
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize_once_revoking, audit=discard, key_ledger=ledger
+    )
+    answers: list[int] = []
+    request = threading.Thread(
+        target=lambda: answers.append(
+            issuer.handle(
+                "alice", body=body(fake, ALICE_CARD), content_type=JSON
+            ).status
+        )
+    )
+    request.start()
+    assert asked.wait(60)
+    revoking = threading.Thread(target=lambda: bulk_revocation(issuer, bulk))
+    revoking.start()
+
+    request.join(60)
+    ledger.released.set()
+    revoking.join(60)
+
+    assert ([404], 1, []) == (
+        answers,
+        len(fake.keys),
+        [key.id for key in fake.keys if key.revoked_at is None],
+    )
+
+
 def test_a_request_that_starts_after_the_revocation_gets_its_key(
     fake: FakeStripe, ledger: KeyLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -679,3 +876,23 @@ def test_a_request_that_starts_after_the_revocation_gets_its_key(
     answer = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
 
     assert 200 == answer.status
+
+
+def test_a_tombstone_within_the_clocks_margin_before_a_request_still_counts(
+    fake: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    laid = time.time()
+    # The process that revoked keeps a clock half a second behind this one's.
+    ledger = MemoryKeyLedger(clock=lambda: laid)
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(), authorize, audit=discard, key_ledger=ledger
+    )
+    issuer.revoke_user("alice")
+    monkeypatch.setattr(time, "time", lambda: laid + 0.5)
+
+    answer = issuer.handle("alice", body=body(fake, ALICE_CARD), content_type=JSON)
+
+    assert (404, []) == (
+        answer.status,
+        [key.id for key in fake.keys if key.revoked_at is None],
+    )

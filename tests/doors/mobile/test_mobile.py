@@ -373,6 +373,21 @@ def test_the_trail_tells_mobile_keys_apart(
     assert not any(KEY_SECRET in repr(event) for event in events)
 
 
+def test_issue_mobile_is_audited_as_a_mobile_key(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient, twin: Twin
+) -> None:
+    httpserver.expect_oneshot_request("/v1/ephemeral_keys").respond_with_json(
+        key_object()
+    )
+    issuer, events, _ = mobile_issuer(stripe_client)
+
+    twin.call(issuer, "issue_mobile", "alice", card_id=CARD, api_version=SDK_VERSION)
+
+    assert [("issue_mobile", "granted", KEY_ID)] == [
+        (event.action, event.outcome, event.key_id) for event in events
+    ]
+
+
 def test_issue_mobile_gives_the_key_and_the_object_for_the_sdk(
     httpserver: HTTPServer, stripe_client: stripe.StripeClient, twin: Twin
 ) -> None:
@@ -428,6 +443,17 @@ def test_issue_mobile_raises_the_librarys_errors(
         issuer.issue_mobile("alice", card_id=card_id, api_version=api_version)
 
     assert ([], False) == (httpserver.log, KEY_SECRET in str(raised.value))
+
+
+def test_an_ill_formed_api_version_is_blamed_on_api_version(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient
+) -> None:
+    issuer, _, _ = mobile_issuer(stripe_client)
+
+    with pytest.raises(InvalidRequestError) as raised:
+        issuer.issue_mobile("alice", card_id=CARD, api_version="latest")
+
+    assert ("api_version", []) == (raised.value.field, httpserver.log)
 
 
 def test_ahandle_mobile_answers_as_handle_mobile(

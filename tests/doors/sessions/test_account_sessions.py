@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import attrs
 import pytest
 
 from doors_and_twins import Twin
@@ -290,6 +291,29 @@ def test_only_a_grant_allows(fake: FakeStripe, verdict: object) -> None:
     assert (404, 0) == (post(issuer, "ada", b"{}")[0], sessions_asked(fake))
 
 
+@attrs.frozen
+class LookAlike:
+    """An AccountSessionGrant's fields without being one."""
+
+    account: str
+    components: tuple[IssuingCardComponent | IssuingCardsListComponent, ...]
+
+
+def test_a_look_alike_of_a_grant_denies(fake: FakeStripe) -> None:
+    issuer = make_issuer(
+        fake,
+        account_sessions=lambda _user, _request: LookAlike(ACCOUNT, COMPONENTS),
+    )
+
+    status, answer = post(issuer, "ada", b"{}")
+
+    assert (404, "account_not_found", 0) == (
+        status,
+        answer["error"]["code"],
+        sessions_asked(fake),
+    )
+
+
 def test_an_authorizer_that_raises_denies_and_is_logged(
     fake: FakeStripe, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -298,7 +322,13 @@ def test_an_authorizer_that_raises_denies_and_is_logged(
 
     issuer = make_issuer(fake, account_sessions=broken)
 
-    assert (404, 0) == (post(issuer, "ada", b"{}")[0], sessions_asked(fake))
+    status, answer = post(issuer, "ada", b"{}")
+
+    assert (404, "account_not_found", 0) == (
+        status,
+        answer["error"]["code"],
+        sessions_asked(fake),
+    )
     assert "The account_sessions authorizer raised LookupError" in caplog.text
 
 
@@ -333,6 +363,23 @@ def test_without_account_sessions_nothing_is_opened(
     assert "no account_sessions= authorizer" in caplog.text
 
 
+def test_without_account_sessions_even_nobody_signed_in_is_told_500(
+    fake: FakeStripe,
+) -> None:
+    """The misconfiguration is said first: no request can be served, whoever asks."""
+    issuer = EphemeralKeyIssuer(fake.client(), card_admin)
+
+    status, answer = post(issuer, None, b"{}")
+    with pytest.raises(ConfigurationError, match="account_sessions="):
+        issuer.create_account_session(None)
+
+    assert (500, "server_misconfigured", 0) == (
+        status,
+        answer["error"]["code"],
+        sessions_asked(fake),
+    )
+
+
 def test_rate_limits_count_sessions_per_user(fake: FakeStripe) -> None:
     issuer = make_issuer(
         fake, rate_limiter=MemoryRateLimiter(per_user=RateLimit(1, 60))
@@ -361,6 +408,27 @@ def test_denied_requests_leave_the_accounts_budget(fake: FakeStripe) -> None:
     ada = issuer.handle_account_session("ada", body=body, content_type=JSON)
 
     assert ([404, 404], 200) == (mallory, ada.status)
+
+
+def test_sessions_that_name_no_account_are_counted_per_user(fake: FakeStripe) -> None:
+    accounts = {"ada": ACCOUNT, "bea": "acct_beaAdministers"}
+    fake.add_account(accounts["bea"])
+
+    def admins(user: str, request: AccountSessionRequest) -> AccountSessionGrant:
+        return AccountSessionGrant(account=accounts[user], components=COMPONENTS)
+
+    issuer = make_issuer(
+        fake,
+        account_sessions=admins,
+        rate_limiter=MemoryRateLimiter(per_card=RateLimit(1, 60)),
+    )
+
+    answers = [
+        issuer.handle_account_session(user, body=b"", content_type=None).status
+        for user in ("ada", "bea", "ada")
+    ]
+
+    assert ([200, 200, 429], 2) == (answers, sessions_asked(fake))
 
 
 def test_origins_are_checked_before_anything(fake: FakeStripe) -> None:

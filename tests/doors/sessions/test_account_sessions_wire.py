@@ -291,6 +291,19 @@ WRONG_ANSWERS = {
         "components": {"issuing_card": {"enabled": True, "features": NO_FEATURES}},
     },
     "no_components": {**session_object(), "components": None},
+    "a_newer_versions_feature_on": {
+        **session_object(),
+        "components": {
+            "issuing_card": {
+                "enabled": True,
+                "features": {
+                    **NO_FEATURES,
+                    "card_management": True,
+                    "a_future_feature": True,
+                },
+            }
+        },
+    },
 }
 
 

@@ -823,6 +823,23 @@ def test_authorizer_may_answer_rate_limited(
     assert [] == httpserver.log
 
 
+@pytest.mark.parametrize("retry_after", [0, -5])
+def test_a_retry_after_of_zero_or_less_is_answered_as_one_second(
+    httpserver: HTTPServer, stripe_client: stripe.StripeClient, retry_after: int
+) -> None:
+    def authorizer(_user: str, _request: KeyRequest) -> bool:
+        raise RateLimitedError(retry_after=retry_after)
+
+    response = EphemeralKeyIssuer(stripe_client, authorizer).handle(
+        "alice", body=GOOD_BODY, content_type=JSON
+    )
+
+    assert (429, "rate_limited", "1") == (
+        *error_of(response),
+        response.headers["Retry-After"],
+    )
+
+
 def test_unexpected_failure_answers_500(httpserver: HTTPServer) -> None:
     async_only = stripe.HTTPXClient()  # cannot serve the sync path: a bug, not Stripe
     client = stripe.StripeClient(
