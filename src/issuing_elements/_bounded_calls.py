@@ -304,23 +304,18 @@ def call_within(  # noqa: PLR0913 - the call, its bound, and who answers for it
     function: Callable[[], T],
     on_late: Callable[[T], None] | None = None,
     *,
-    inline: bool = False,
     on_timeout: Callable[[float], IssuingElementsError] = stripe_too_slow,
     bulkhead: Bulkhead | None = None,
     on_full: Callable[[str, float], IssuingElementsError] = stripe_too_busy,
 ) -> T:
-    """``function()``, or ``on_timeout(seconds)`` raised after *seconds*.
+    """``function()`` on a worker, or ``on_timeout(seconds)`` raised after *seconds*.
 
-    *inline*: call it on this thread, bounded by its own client alone (one
-    whose HTTP client's bound fits, and a call already in the background,
-    such as the revocation of a late key).
     *on_timeout* says who was too slow (Stripe, unless told otherwise: a
-    Redis store too runs here) and logs it. Otherwise the call holds a
-    place in *bulkhead* until it is over; when it has none, or past
-    `MAX_THREADS`, ``on_full(reason, seconds)`` is raised at once.
+    Redis store too runs here) and logs it. The call holds a place in
+    *bulkhead* until it is over; when it has none, or past `MAX_THREADS`,
+    ``on_full(reason, seconds)`` is raised at once. (A call its own client
+    bounds is not made here: the performer makes it on its own thread.)
     """
-    if inline:
-        return function()
     if bulkhead is not None and not bulkhead.enter():
         raise on_full(bulkhead.why_refused(), seconds)
     call = _Call(function, on_late, on_timeout, bulkhead)

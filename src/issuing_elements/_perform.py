@@ -116,7 +116,8 @@ class Performer(Generic[UserT]):
         settings = self._settings
         seconds = remaining(need.deadline_at, "Stripe")
         call = _stripe_method(settings.client, need, asynchronous=False)
-        inline = need.in_background or _fits(settings.stripe_bound, seconds)
+        if need.in_background or _fits(settings.stripe_bound, seconds):
+            return held(call)  # its own client bounds it: on this thread, no place
         late: Callable[[StripeAnswer], None] | None = None
         if need.revoke_if_late:
             account = need.options.get("stripe_account")
@@ -128,7 +129,6 @@ class Performer(Generic[UserT]):
             seconds,
             lambda: held(call),
             late,
-            inline=inline,
             on_timeout=lambda left: stripe_too_slow(left, settings.deadline),
             bulkhead=settings.stripe_calls,
         )
@@ -363,12 +363,7 @@ class _StoreCall:
             type(self.store).__name__,
             reason,
         )
-        error = ServiceUnavailableError(
-            f"Too many calls to the {self.what} are waiting.",
-            retry_after=max(1, math.ceil(seconds)),
-        )
-        self.said.append(error)
-        return error
+        return self._said(f"Too many calls to the {self.what} are waiting.", seconds)
 
     def too_slow(self, seconds: float) -> IssuingElementsError:
         logger.error(
@@ -379,10 +374,11 @@ class _StoreCall:
             type(self.store).__name__,
             seconds,
         )
-        error = ServiceUnavailableError(
-            f"The {self.what} did not answer in time.",
-            retry_after=max(1, math.ceil(seconds)),
-        )
+        return self._said(f"The {self.what} did not answer in time.", seconds)
+
+    def _said(self, message: str, seconds: float) -> IssuingElementsError:
+        """The 503 just logged, remembered so that `say` does not log it again."""
+        error = ServiceUnavailableError(message, retry_after=max(1, math.ceil(seconds)))
         self.said.append(error)
         return error
 
