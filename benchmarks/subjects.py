@@ -133,8 +133,18 @@ def client(
 
 
 def issuer(stripe_client: stripe.StripeClient) -> EphemeralKeyIssuer[str]:
-    """The library as an app configures it: defaults but the API version."""
-    return EphemeralKeyIssuer(stripe_client, allow_all, api_version=API_VERSION)
+    """The library as an app configures it: defaults but the API version.
+
+    And the calls in flight at once: the transports' 500-call bursts are
+    over the default bulkhead (100 calls to Stripe), which would refuse
+    the rest at once; an app that expects such bursts raises it so.
+    """
+    return EphemeralKeyIssuer(
+        stripe_client,
+        allow_all,
+        api_version=API_VERSION,
+        max_concurrent_calls=512,  # the most it takes
+    )
 
 
 class Calls:
