@@ -238,7 +238,7 @@ def issued_key(
         request_id = _request_id(response)
         logger.error(
             "Stripe answered the ephemeral key request for card %s with %s "
-            "(request id %s); refusing it.",
+            "(Stripe request id %s); refusing it.",
             request.card_id,
             problem,
             request_id,
@@ -566,7 +566,7 @@ def account_session(response: Any, grant: AccountSessionGrant) -> AccountSession
         # Never the answer itself: it holds the session's secret.
         logger.error(
             "Stripe answered the Account Session request for account %s with %s "
-            "(request id %s); refusing it.",
+            "(Stripe request id %s); refusing it.",
             grant.account,
             problem,
             request_id,

@@ -362,7 +362,7 @@ def test_a_key_for_another_card_is_logged(
     assert [
         (
             "Stripe answered the ephemeral key request for card ic_1FakeCard with a "
-            "key that is not for the card asked for (request id req_fake7); "
+            "key that is not for the card asked for (Stripe request id req_fake7); "
             "refusing it."
         )
     ] == [
