@@ -31,37 +31,15 @@ __all__ = ["arun", "run", "scrub"]
 R = TypeVar("R")
 
 
-class _Pending:
-    """What a need gave, until the flow takes it: nobody else holds it meanwhile."""
-
-    __slots__ = ("error", "value")
-
-    def __init__(self) -> None:
-        self.value: object = None
-        self.error: BaseException | None = None
-
-    def resume(self, flow: Flow[Any]) -> Need[Any]:
-        """Send the value, or throw the error, into *flow*, forgetting it first."""
-        if self.error is not None:
-            return flow.throw(self._take_error())
-        return flow.send(self._take_value())
-
-    def _take_value(self) -> object:
-        value, self.value = self.value, None
-        return value
-
-    def _take_error(self) -> BaseException:
-        error, self.error = self.error, None
-        assert error is not None  # noqa: S101 - resume checked it
-        return error
-
-
 def run(flow: Flow[R], perform: Callable[[Need[Any]], Any]) -> R:
     """Drive *flow* to its end, each need done by *perform*."""
-    pending = _Pending()
+    # What a need gave waits in a box until the flow takes it out (pop):
+    # no variable of this frame holds it while the flow runs.
+    given: list[Any] = [None]
+    raised: list[BaseException] = []
     while True:
         try:
-            need = pending.resume(flow)
+            need = flow.throw(raised.pop()) if raised else flow.send(given.pop())
         except StopIteration as stop:
             result: R = stop.value
             return result
@@ -69,17 +47,18 @@ def run(flow: Flow[R], perform: Callable[[Need[Any]], Any]) -> R:
             scrub(error)
             raise
         try:
-            pending.value = perform(need)
+            given.append(perform(need))
         except BaseException as caught:  # noqa: BLE001 - the flow decides; it may clean up
-            pending.error = caught
+            raised.append(caught)
 
 
 async def arun(flow: Flow[R], perform: Callable[[Need[Any]], Awaitable[Any]]) -> R:
     """Same as `run`, but async: each need is awaited."""
-    pending = _Pending()
+    given: list[Any] = [None]
+    raised: list[BaseException] = []
     while True:
         try:
-            need = pending.resume(flow)
+            need = flow.throw(raised.pop()) if raised else flow.send(given.pop())
         except StopIteration as stop:
             result: R = stop.value
             return result
@@ -87,9 +66,9 @@ async def arun(flow: Flow[R], perform: Callable[[Need[Any]], Awaitable[Any]]) ->
             scrub(error)
             raise
         try:
-            pending.value = await perform(need)
+            given.append(await perform(need))
         except BaseException as caught:  # noqa: BLE001 - the flow decides; it may clean up
-            pending.error = caught
+            raised.append(caught)
 
 
 def scrub(error: BaseException) -> None:
