@@ -87,15 +87,6 @@ def check_webhook_secrets(secrets: object) -> WebhookSecrets | None:
     return WebhookSecrets(tuple(dict.fromkeys(listed)))
 
 
-def check_event_body_limit(max_event_bytes: object) -> None:
-    if (
-        isinstance(max_event_bytes, bool)
-        or not isinstance(max_event_bytes, int)
-        or max_event_bytes < 16 * 1024
-    ):
-        raise ConfigurationError("max_event_bytes must be at least 16384 (16 KiB).")
-
-
 def verify(
     body: bytes,
     signature: str | None,

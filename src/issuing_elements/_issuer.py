@@ -22,8 +22,7 @@ from ._authorize import (
 )
 from ._bounded_calls import MAX_CONCURRENT_CALLS, MAX_THREADS, Bulkhead
 from ._driver import arun, run
-from ._events import check_event_body_limit, check_webhook_secrets
-from ._flows import exchange, revocation, stripe_events
+from ._flows import exchange, revocation
 from ._flows.account_sessions import ACCOUNT_SESSION, session_request
 from ._flows.keys import MOBILE, WEB, issue_request, mobile_request
 from ._origin import normalize_origins
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
 
     from ._components import AccountSession
     from ._elements import ElementOptions
+    from ._events import WebhookSecrets
     from ._flows.exchange import Door
     from ._ledger import KeyLedger
     from ._needs import Flow
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 _redact.install()
 
 MAX_DEADLINE = 300.0
+MIN_EVENT_BYTES = 16 * 1024
 
 R = TypeVar("R")
 
@@ -180,14 +181,14 @@ class EphemeralKeyIssuer(Generic[UserT]):
         check_session_authorizer(account_sessions)
         _check_rate_limiter(rate_limiter)
         _check_key_ledger(key_ledger)
-        secrets = check_webhook_secrets(webhook_secrets)
+        secrets = _check_webhook_secrets(webhook_secrets)
         if secrets is not None and key_ledger is None:
             raise ConfigurationError(
                 "webhook_secrets needs a key_ledger: the ledger knows which keys "
                 "of a stopped card are live. Pass key_ledger=MemoryKeyLedger() "
                 "(one process) or RedisKeyLedger(...) (a fleet)."
             )
-        check_event_body_limit(max_event_bytes)
+        _check_event_limit(max_event_bytes)
         version = _stripe_client.resolve_api_version(stripe_client, api_version)
         if account_sessions is not None:
             _stripe_answers.check_session_api_version(version)
@@ -454,6 +455,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         Stripe would not revoke: 503 with ``Retry-After`` (Stripe delivers
         the event again). Never raises.
         """
+        from ._flows import stripe_events  # noqa: PLC0415 - the event door loads when used
+
         return self._run(
             stripe_events.handle(
                 self._settings, body=body, headers=headers, client_ip=client_ip
@@ -468,6 +471,8 @@ class EphemeralKeyIssuer(Generic[UserT]):
         client_ip: str | None = None,
     ) -> HttpResponse:
         """Same as `handle_stripe_event`, but async."""
+        from ._flows import stripe_events  # noqa: PLC0415 - the event door loads when used
+
         return await self._arun(
             stripe_events.handle(
                 self._settings, body=body, headers=headers, client_ip=client_ip
@@ -571,6 +576,25 @@ def _check_some_twin_serves(*refusals: Refusals) -> None:
         raise ConfigurationError(
             "Neither the sync nor the async methods can issue keys with these "
             f"clients. {sync[0]} {asynchronous[0]}"
+        )
+
+
+def _check_webhook_secrets(secrets: object) -> WebhookSecrets | None:
+    if secrets is None:
+        return None  # the event door and stripe's webhook modules stay unloaded
+    from ._events import check_webhook_secrets  # noqa: PLC0415 - with secrets only
+
+    return check_webhook_secrets(secrets)
+
+
+def _check_event_limit(max_event_bytes: object) -> None:
+    if (
+        isinstance(max_event_bytes, bool)
+        or not isinstance(max_event_bytes, int)
+        or max_event_bytes < MIN_EVENT_BYTES
+    ):
+        raise ConfigurationError(
+            f"max_event_bytes must be at least {MIN_EVENT_BYTES} (16 KiB)."
         )
 
 
