@@ -56,3 +56,22 @@ def test_a_lazy_name_is_the_one_its_module_defines(name: str, module: str) -> No
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         issuing_elements.Nope  # noqa: B018 - the lookup is the test
+
+
+EVENT_DOOR = ["issuing_elements._events", "issuing_elements._flows.stripe_events"]
+BUILT = (
+    "import stripe, issuing_elements as ie\n"
+    "client = stripe.StripeClient('sk_test_fake_bare_import')\n"
+    "ie.EphemeralKeyIssuer(client, lambda user, request: False{})"
+)
+
+
+def test_an_issuer_without_webhook_secrets_loads_no_event_door() -> None:
+    loaded = modules_after(BUILT.format(""))
+    assert [] == [name for name in EVENT_DOOR if name in loaded]
+
+
+def test_webhook_secrets_load_their_checks() -> None:
+    with_secrets = ", webhook_secrets=['whsec_fake1'], key_ledger=ie.MemoryKeyLedger()"
+    loaded = modules_after(BUILT.format(with_secrets))
+    assert "issuing_elements._events" in loaded
