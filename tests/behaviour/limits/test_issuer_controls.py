@@ -166,6 +166,32 @@ def test_per_card_limit_holds_across_users(fake: FakeStripe) -> None:
     assert (200, 429) == (first.status, second.status)
 
 
+def test_a_request_the_cards_budget_refuses_has_spent_the_users(
+    fake: FakeStripe,
+) -> None:
+    """The user's budget is spent before the authorizer, the card's after it.
+
+    So a request the card's budget refuses (429) has spent one of the
+    user's: walking card ids costs the walker even where each card is full.
+    """
+    issuer: EphemeralKeyIssuer[str] = EphemeralKeyIssuer(
+        fake.client(),
+        allow_all,
+        audit=discard,
+        rate_limiter=MemoryRateLimiter(
+            per_user=RateLimit(2, 3600), per_card=RateLimit(1, 3600)
+        ),
+    )
+
+    answers = [
+        issuer.handle("alice", body=body(fake, card), content_type=JSON).status
+        for card in (ALICE_CARD, ALICE_CARD, BOB_CARD)
+    ]
+
+    assert [200, 429, 429] == answers
+    assert 1 == len(fake.keys)
+
+
 def test_requests_the_authorizer_denies_leave_the_cards_budget(
     fake: FakeStripe,
 ) -> None:

@@ -294,6 +294,14 @@ def test_a_victims_spent_budget_survives_a_flood_of_new_ids(clock: FakeClock) ->
     )
 
 
+def test_the_default_table_holds_100_000_cards(clock: FakeClock) -> None:
+    limiter = MemoryRateLimiter(per_card=RateLimit(1, 60), clock=clock)
+
+    refused = [n for n in range(100_001) if is_full(limiter, f"ic_card{n}")]
+
+    assert [100_000] == refused
+
+
 def test_a_full_table_makes_room_as_windows_pass(clock: FakeClock) -> None:
     limiter = MemoryRateLimiter(per_user=RateLimit(1, 60), clock=clock, max_keys=1)
     limiter.hit_user("alice")
