@@ -36,8 +36,8 @@ from stripe_wire import Card
 if TYPE_CHECKING:
     import stripe
 
-SECRET = "whsec_fakeIssuingElementsEventsTest0001"
-ROLLED = "whsec_fakeIssuingElementsEventsTest0002"
+SECRET = "whsec_fake_events_test_current"
+ROLLED = "whsec_fake_events_test_rolled"
 CARD = "ic_eventsAlice"
 OTHER_CARD = "ic_eventsBob"
 CONNECT_CARD = "ic_eventsCarol"
