@@ -262,6 +262,15 @@ class EphemeralKeyIssuer(Generic[UserT]):
     ) -> Flow[R]:
         return exchange.direct(self._settings, door, user, asked)
 
+    def _event(
+        self, body: bytes, headers: Mapping[str, str] | None, client_ip: str | None
+    ) -> Flow[HttpResponse]:
+        from ._flows import stripe_events  # noqa: PLC0415 - the event door loads when used
+
+        return stripe_events.handle(
+            self._settings, body=body, headers=headers, client_ip=client_ip
+        )
+
     @property
     def api_version(self) -> str:
         """The ``Stripe-Version`` this issuer sends."""
@@ -455,13 +464,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         Stripe would not revoke: 503 with ``Retry-After`` (Stripe delivers
         the event again). Never raises.
         """
-        from ._flows import stripe_events  # noqa: PLC0415 - the event door loads when used
-
-        return self._run(
-            stripe_events.handle(
-                self._settings, body=body, headers=headers, client_ip=client_ip
-            )
-        )
+        return self._run(self._event(body, headers, client_ip))
 
     async def ahandle_stripe_event(
         self,
@@ -471,13 +474,7 @@ class EphemeralKeyIssuer(Generic[UserT]):
         client_ip: str | None = None,
     ) -> HttpResponse:
         """Same as `handle_stripe_event`, but async."""
-        from ._flows import stripe_events  # noqa: PLC0415 - the event door loads when used
-
-        return await self._arun(
-            stripe_events.handle(
-                self._settings, body=body, headers=headers, client_ip=client_ip
-            )
-        )
+        return await self._arun(self._event(body, headers, client_ip))
 
     def handle_account_session(
         self,
